@@ -1,0 +1,66 @@
+# Knify — one machine, from a fresh Debian: `make run` starts everything, `make test` proves it.
+# Every target installs or starts what it needs and leaves what is already there alone.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# The engine socket. A user's running engine is used as it is; otherwise `make engine` starts one here.
+DOCKER_SOCK ?= /var/run/docker.sock
+export DOCKER_HOST := unix://$(DOCKER_SOCK)
+STATE_DIR ?= $(CURDIR)/.knify
+DEBIAN_PACKAGES := docker.io busybox-static curl libcurl4-openssl-dev libseccomp-dev libcap-dev
+SWIFT_BUILD_FLAGS ?=
+BIN := .build/debug
+TEST_FLAGS ?=
+
+.PHONY: help deps engine engine-stop build image test run clean
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: ## Install the Debian packages Knify needs (only the missing ones).
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "deps: all installed"; fi
+
+engine: deps ## Start dockerd (no bridge, no iptables) unless an engine already answers on DOCKER_SOCK.
+	@if curl -sf --max-time 3 --unix-socket $(DOCKER_SOCK) http://localhost/_ping >/dev/null 2>&1; then \
+	  echo "engine: answering on $(DOCKER_SOCK)"; \
+	else \
+	  mkdir -p $(STATE_DIR); \
+	  echo "engine: starting dockerd (log: $(STATE_DIR)/dockerd.log)"; \
+	  setsid nohup dockerd --host unix://$(DOCKER_SOCK) --bridge=none --iptables=false --ip-masq=false \
+	    --pidfile $(STATE_DIR)/dockerd.pid >$(STATE_DIR)/dockerd.log 2>&1 < /dev/null & \
+	  for i in $$(seq 1 60); do \
+	    curl -sf --max-time 2 --unix-socket $(DOCKER_SOCK) http://localhost/_ping >/dev/null 2>&1 && { echo "engine: up"; exit 0; }; \
+	    sleep 0.5; \
+	  done; \
+	  echo "engine: dockerd did not answer within 30 s; last log lines:"; tail -n 20 $(STATE_DIR)/dockerd.log; exit 1; \
+	fi
+
+engine-stop: ## Stop the dockerd that `make engine` started (a user's own engine is left alone).
+	@if [ -f $(STATE_DIR)/dockerd.pid ]; then kill $$(cat $(STATE_DIR)/dockerd.pid) 2>/dev/null || true; rm -f $(STATE_DIR)/dockerd.pid; echo "engine: stopped"; fi
+
+build: deps ## Build Knify and its tests once (debug); every later step reuses this build.
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+
+image: build engine ## Build the offline sandbox image knify/sandbox:local through Knify's own engine client.
+	$(BIN)/knify-sandbox image build
+
+test: image ## Run the whole test suite against the real engine.
+	swift test --skip-build $(TEST_FLAGS)
+
+run: image ## Start everything and run the Knify server on 127.0.0.1:8080.
+	$(BIN)/knify serve
+
+clean: ## Remove build output and every container, volume and image Knify created.
+	-@if curl -sf --max-time 3 --unix-socket $(DOCKER_SOCK) http://localhost/_ping >/dev/null 2>&1; then \
+	  ids=$$(curl -sf --unix-socket $(DOCKER_SOCK) -G http://localhost/containers/json --data-urlencode all=true \
+	    --data-urlencode 'filters={"label":["io.knify.sandbox"]}' | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); \
+	  for id in $$ids; do curl -sf -X DELETE --unix-socket $(DOCKER_SOCK) "http://localhost/containers/$$id?force=true&v=true" >/dev/null || true; done; \
+	fi
+	rm -rf .build $(STATE_DIR)

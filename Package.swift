@@ -1,0 +1,56 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Data flows one way: KnifyServer → Jobs/Knaps → Agents → Sandboxes → DockerEngine (see ../shared/design/ARCHITECTURE.md).
+let package = Package(
+    name: "Knify",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "knify", targets: ["knify"]),
+        .executable(name: "knify-sandbox", targets: ["knify-sandbox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        // C shims: typed wrappers for the variadic calls Swift cannot import. No logic here.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CSeccomp", linkerSettings: [.linkedLibrary("seccomp")]),
+        .target(name: "CCap", linkerSettings: [.linkedLibrary("cap")]),
+
+        .target(name: "DockerEngine", dependencies: [
+            "CCurl",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SandboxPolicy", dependencies: ["CSeccomp", "CCap", "DockerEngine"]),
+        .target(name: "Storage"),
+        .target(name: "Sandboxes", dependencies: [
+            "DockerEngine", "SandboxPolicy", "Storage",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Agents"),
+        .target(name: "Jobs", dependencies: ["Agents", "Sandboxes", "Storage"]),
+        .target(name: "Knaps", dependencies: ["Jobs"]),
+        .target(name: "KnifyServer", dependencies: [
+            "Jobs", "Knaps", "Sandboxes", "DockerEngine",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .executableTarget(name: "knify", dependencies: [
+            "KnifyServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "knify-sandbox", dependencies: [
+            "Sandboxes", "DockerEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Shared by the test targets: the real engine, the offline image, throwaway containers.
+        .target(name: "KnifyTestSupport", dependencies: ["DockerEngine"], path: "Tests/KnifyTestSupport"),
+        .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "KnifyTestSupport"]),
+        .testTarget(name: "SandboxesTests", dependencies: ["Sandboxes", "DockerEngine", "KnifyTestSupport"]),
+    ]
+)

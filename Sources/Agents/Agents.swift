@@ -1,0 +1,1 @@
+// Agents: see ../shared/design/ARCHITECTURE.md for what this module owns.

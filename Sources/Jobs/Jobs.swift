@@ -1,0 +1,1 @@
+// Jobs: see ../shared/design/ARCHITECTURE.md for what this module owns.

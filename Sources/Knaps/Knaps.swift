@@ -1,0 +1,1 @@
+// Knaps: see ../shared/design/ARCHITECTURE.md for what this module owns.

@@ -1,0 +1,1 @@
+// KnifyServer: see ../shared/design/ARCHITECTURE.md for what this module owns.

@@ -1,0 +1,1 @@
+// SandboxPolicy: see ../shared/design/ARCHITECTURE.md for what this module owns.

@@ -1,0 +1,1 @@
+// Storage: see ../shared/design/ARCHITECTURE.md for what this module owns.

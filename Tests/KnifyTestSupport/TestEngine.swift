@@ -1,0 +1,52 @@
+import DockerEngine
+import Foundation
+
+/// The real Docker engine the tests run against: `DOCKER_HOST` (unix://…) or /var/run/docker.sock.
+/// `make test` starts it and builds the offline image first; a test that finds either missing fails and says so.
+public enum TestEngine {
+    public static let client: DockerClient = {
+        do {
+            return try DockerClient(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            fatalError("DOCKER_HOST is unusable: \(error)")
+        }
+    }()
+
+    /// The offline image `make image` builds.
+    public static let image = "knify/sandbox:local"
+
+    /// Marks every container and volume a test makes, so `make clean` and the tests' own cleanup find them.
+    public static let testLabel = "io.knify.test"
+
+    /// A fresh name no other test (or earlier run) uses.
+    public static func uniqueName(_ prefix: String) -> String {
+        "knify-test-\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// A container spec for the offline image that idles until stopped; no network, as every test sandbox.
+    public static func idleSpec(labels: [String: String] = [:], hostConfig: HostConfig = HostConfig()) -> ContainerSpec {
+        var host = hostConfig
+        host.networkMode = host.networkMode ?? "none"
+        var allLabels = labels
+        allLabels[testLabel] = "1"
+        return ContainerSpec(image: image, cmd: ["sleep", "3600"], labels: allLabels, stopSignal: "SIGKILL",
+                             hostConfig: host)
+    }
+
+    /// Creates and starts a container, runs `body`, and removes the container whatever happened.
+    public static func withContainer<T>(
+        _ spec: ContainerSpec = idleSpec(), name: String? = nil, start: Bool = true,
+        _ body: (String) async throws -> T
+    ) async throws -> T {
+        let created = try await client.createContainer(spec, name: name ?? uniqueName("c"))
+        do {
+            if start { try await client.startContainer(created.id) }
+            let result = try await body(created.id)
+            try? await client.removeContainer(created.id, force: true, volumes: true)
+            return result
+        } catch {
+            try? await client.removeContainer(created.id, force: true, volumes: true)
+            throw error
+        }
+    }
+}
