@@ -9,12 +9,12 @@ SHELL := /bin/bash
 DOCKER_SOCK ?= /var/run/docker.sock
 export DOCKER_HOST := unix://$(DOCKER_SOCK)
 STATE_DIR ?= $(CURDIR)/.knify
-DEBIAN_PACKAGES := docker.io busybox-static curl libcurl4-openssl-dev libseccomp-dev libcap-dev
+DEBIAN_PACKAGES := docker.io busybox-static curl gcc libc6-dev libcurl4-openssl-dev libseccomp-dev libcap-dev
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 TEST_FLAGS ?=
 
-.PHONY: help deps engine engine-stop build image test run clean
+.PHONY: help deps engine engine-stop build probe image test run clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,7 +48,12 @@ engine-stop: ## Stop the dockerd that `make engine` started (a user's own engine
 build: deps ## Build Knify and its tests once (debug); every later step reuses this build.
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 
-image: build engine ## Build the offline sandbox image knify/sandbox:local through Knify's own engine client.
+probe: .build/knify-probe ## Compile the static escape-suite probe that goes into the image.
+.build/knify-probe: Images/local/probe/knify-probe.c
+	@mkdir -p .build
+	gcc -static -Os -Wall -Wextra -o $@ $<
+
+image: build engine probe ## Build the offline sandbox image knify/sandbox:local through Knify's own engine client.
 	$(BIN)/knify-sandbox image build
 
 test: image ## Run the whole test suite against the real engine.

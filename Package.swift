@@ -40,7 +40,9 @@ let package = Package(
         ]),
 
         .executableTarget(name: "knify", dependencies: [
-            "KnifyServer",
+            "KnifyServer", "DockerEngine",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "knify-sandbox", dependencies: [
@@ -52,5 +54,9 @@ let package = Package(
         .target(name: "KnifyTestSupport", dependencies: ["DockerEngine"], path: "Tests/KnifyTestSupport"),
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "SandboxesTests", dependencies: ["Sandboxes", "DockerEngine", "KnifyTestSupport"]),
+        .testTarget(name: "KnifyServerTests", dependencies: [
+            "KnifyServer",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ]
 )

@@ -3,7 +3,7 @@ import Foundation
 
 /// The offline sandbox image (`Images/local/`): built through Knify's own engine client, with no registry.
 ///
-/// The build context is the image folder as it is on disk plus the host's static busybox as `./busybox`. The
+/// The build context is the image folder as it is on disk plus host binaries (static busybox, the probe). The
 /// context's digest is stored as a label, so building an unchanged context again is a no-op.
 public struct SandboxImage: Sendable {
     public static let defaultTag = "knify/sandbox:local"
@@ -17,13 +17,17 @@ public struct SandboxImage: Sendable {
     public var tag: String
     /// The folder holding `Dockerfile` and `rootfs/`.
     public var contextDirectory: String
-    /// A statically linked busybox (Debian's `busybox-static`).
-    public var busyboxPath: String
+    /// Host binaries added at the context's top level, by name: a statically linked busybox (Debian's
+    /// `busybox-static`) and the escape-suite probe `make probe` compiles from `Images/local/probe/`.
+    public var hostBinaries: [String: String]
 
-    public init(tag: String = defaultTag, contextDirectory: String = "Images/local", busyboxPath: String = "/bin/busybox") {
+    public static let defaultHostBinaries = ["busybox": "/bin/busybox", "knify-probe": ".build/knify-probe"]
+
+    public init(tag: String = defaultTag, contextDirectory: String = "Images/local",
+                hostBinaries: [String: String] = defaultHostBinaries) {
         self.tag = tag
         self.contextDirectory = contextDirectory
-        self.busyboxPath = busyboxPath
+        self.hostBinaries = hostBinaries
     }
 
     /// Builds the image unless one with the same context digest is already tagged.
@@ -67,11 +71,13 @@ public struct SandboxImage: Sendable {
         guard files.fileExists(atPath: root.appendingPathComponent("Dockerfile").path) else {
             throw SandboxError(.image, "no Dockerfile in \(contextDirectory): run from the Knify checkout or pass the image folder")
         }
-        guard let busybox = files.contents(atPath: busyboxPath) else {
-            throw SandboxError(.image, "cannot read \(busyboxPath): install Debian's busybox-static (make deps)")
-        }
         var tar = TarWriter()
-        tar.addFile("busybox", contents: Array(busybox), mode: 0o755)
+        for (name, path) in hostBinaries.sorted(by: { $0.key < $1.key }) {
+            guard let binary = files.contents(atPath: path) else {
+                throw SandboxError(.image, "cannot read \(path) (the image's \(name)): run `make image`, which installs and builds it")
+            }
+            tar.addFile(name, contents: Array(binary), mode: 0o755)
+        }
         for relative in try listTree(root).sorted() {
             let url = root.appendingPathComponent(relative)
             let attributes = try files.attributesOfItem(atPath: url.path)

@@ -14,7 +14,8 @@ struct ImageCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Build the offline sandbox image (no registry needed).",
             discussion: """
-                Sends Images/local (Dockerfile + rootfs) and the host's static busybox to the engine's /build. \
+                Sends Images/local (Dockerfile + rootfs), the host's static busybox and the escape-suite probe to the \
+                engine's /build. \
                 Skips the build when an image with the same context digest is already tagged, unless --force.
                 """
         )
@@ -23,11 +24,13 @@ struct ImageCommand: AsyncParsableCommand {
         @Option(help: "Image tag.") var tag = SandboxImage.defaultTag
         @Option(help: "The image folder (Dockerfile + rootfs/).") var context = "Images/local"
         @Option(help: "A statically linked busybox to put in the image.") var busybox = "/bin/busybox"
+        @Option(help: "The static escape-suite probe (`make probe` builds it).") var probe = ".build/knify-probe"
         @Flag(help: "Rebuild even when the image is up to date.") var force = false
         @Flag(help: "Print the engine's build output.") var verbose = false
 
         func run() async throws {
-            let image = SandboxImage(tag: tag, contextDirectory: context, busyboxPath: busybox)
+            let image = SandboxImage(tag: tag, contextDirectory: context,
+                                     hostBinaries: ["busybox": busybox, "knify-probe": probe])
             let verbose = verbose
             do {
                 let outcome = try await image.build(with: try engine.client(), force: force) { line in

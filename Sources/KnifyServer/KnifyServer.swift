@@ -1,1 +1,0 @@
-// KnifyServer: see ../shared/design/ARCHITECTURE.md for what this module owns.
