@@ -50,3 +50,20 @@ public enum TestEngine {
         }
     }
 }
+
+extension TestEngine {
+    /// Creates a labelled volume, runs `body`, and removes the volume whatever happened (after any container using
+    /// it is gone, which `withContainer` inside `body` guarantees).
+    public static func withVolume<T>(_ body: (String) async throws -> T) async throws -> T {
+        let name = uniqueName("vol")
+        _ = try await client.createVolume(name: name, labels: [testLabel: "1"])
+        do {
+            let result = try await body(name)
+            try? await client.removeVolume(name: name, force: true)
+            return result
+        } catch {
+            try? await client.removeVolume(name: name, force: true)
+            throw error
+        }
+    }
+}

@@ -28,3 +28,8 @@ public enum TestFixtures {
         public var description: String { "not a JSON object: \(line)" }
     }
 }
+
+extension TestFixtures {
+    /// The project's own `Policies/` folder.
+    public static let policiesDirectory = projectRoot.appendingPathComponent("Policies", isDirectory: true).path
+}

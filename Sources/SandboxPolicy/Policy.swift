@@ -1,0 +1,239 @@
+import DockerEngine
+import Foundation
+
+/// A sandbox policy: one file under `Policies/` naming a seccomp profile and the container settings around it.
+/// Loaded and validated whole, so a sandbox is never created from half a policy.
+public struct Policy: Sendable {
+    public enum Network: String, Sendable {
+        /// No interface but loopback: the default, and what every test uses.
+        case none
+        /// The engine's default bridge, for production agents that must reach their vendor's API.
+        case egress
+    }
+
+    public let name: String
+    public let file: String
+    public let description: String
+    public let seccompFile: String
+    public let seccomp: SeccompProfile
+    /// `runc` (the engine's default) or another runtime the engine registered, such as `runsc`.
+    public let runtime: String
+    public let user: String
+    public let capDrop: [String]
+    public let capAdd: [String]
+    public let noNewPrivileges: Bool
+    public let readOnlyRoot: Bool
+    /// Where the sandbox's own volume is mounted (never a tmpfs: archive uploads into a tmpfs are invisible).
+    public let workspacePath: String
+    /// Mount path → options, e.g. `/tmp` → `size=64m,mode=1777`.
+    public let tmpfs: [String: String]
+    public let memoryBytes: Int64
+    public let nanoCpus: Int64
+    public let pidsLimit: Int64
+    public let network: Network
+    /// Seconds a paused sandbox may sit unused before the reaper removes it.
+    public let idleTTL: Int
+    /// Seconds a sandbox may exist at all.
+    public let maxLifetime: Int
+    public let initProcess: Bool
+    public let warnings: [PolicyWarning]
+
+    /// The part of the container configuration the policy decides. The caller adds image, labels and the workspace
+    /// volume's name.
+    public func hostConfig(workspaceVolume: String) -> HostConfig {
+        var securityOpt = ["seccomp=" + seccompJSON]
+        if noNewPrivileges { securityOpt.append("no-new-privileges") }
+        return HostConfig(
+            securityOpt: securityOpt, capDrop: capDrop, capAdd: capAdd.isEmpty ? nil : capAdd,
+            readonlyRootfs: readOnlyRoot, pidsLimit: pidsLimit, memory: memoryBytes, memorySwap: memoryBytes,
+            nanoCpus: nanoCpus, networkMode: network == .none ? "none" : "bridge", tmpfs: tmpfs,
+            mounts: [Mount(type: .volume, source: workspaceVolume, target: workspacePath)],
+            init: initProcess, runtime: runtime == "runc" ? nil : runtime
+        )
+    }
+
+    /// The profile as the engine takes it inline.
+    public var seccompJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(seccomp)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// The capabilities the sandbox keeps, in the engine's spelling (for cap-conditional seccomp rules): every
+    /// policy drops ALL, so exactly the added ones.
+    public var effectiveCapabilities: Set<String> { Set(capAdd) }
+}
+
+extension Policy {
+    /// The fields a policy file may have; anything else is a typo and refused.
+    private struct File: Decodable {
+        var description: String?
+        var seccomp: String
+        var runtime: String?
+        var user: String?
+        var capabilities: CapabilitySet?
+        var no_new_privileges: Bool?
+        var read_only_root: Bool?
+        var workspace: String?
+        var tmpfs: [String: String]?
+        var memory: String
+        var cpus: Double
+        var pids: Int64
+        var network: String?
+        var idle_ttl: String?
+        var max_lifetime: String?
+        var `init`: Bool?
+
+        struct CapabilitySet: Decodable {
+            var drop: [String]?
+            var add: [String]?
+        }
+
+        static let keys: Set<String> = [
+            "description", "seccomp", "runtime", "user", "capabilities", "no_new_privileges", "read_only_root",
+            "workspace", "tmpfs", "memory", "cpus", "pids", "network", "idle_ttl", "max_lifetime", "init",
+        ]
+    }
+
+    /// Loads `<directory>/<name>.json`.
+    public static func load(named name: String, from directory: String) throws(PolicyError) -> Policy {
+        guard name.range(of: #"^[a-z0-9][a-z0-9_-]*$"#, options: .regularExpression) != nil else {
+            throw PolicyError(.unknownPolicy, file: directory, value: name, "policy names are lower-case letters, digits, - and _")
+        }
+        let path = (directory as NSString).appendingPathComponent("\(name).json")
+        guard FileManager.default.fileExists(atPath: path) else {
+            let known = (try? FileManager.default.contentsOfDirectory(atPath: directory))?
+                .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted() ?? []
+            throw PolicyError(.unknownPolicy, file: path, value: name,
+                              "no such policy; available: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
+        }
+        return try load(file: path)
+    }
+
+    public static func load(file: String) throws(PolicyError) -> Policy {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw PolicyError(.unreadable, file: file, "cannot read the policy file")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw PolicyError(.malformed, file: file, "not a JSON object")
+        }
+        if let unknown = Set(object.keys).subtracting(File.keys).sorted().first {
+            throw PolicyError(.invalidValue, file: file, field: unknown,
+                              "unknown field; a policy has \(File.keys.sorted().joined(separator: ", "))")
+        }
+        let raw: File
+        do {
+            raw = try JSONDecoder().decode(File.self, from: data)
+        } catch {
+            let field = PolicyDecoding.path(of: error)
+            let reason = PolicyDecoding.reason(of: error)
+            throw PolicyError(reason == "required field is missing" ? .missingField : .malformed, file: file, field: field, reason)
+        }
+        return try validate(raw, file: file)
+    }
+
+    private static func validate(_ raw: File, file: String) throws(PolicyError) -> Policy {
+        func invalid(_ field: String, _ value: String, _ message: String) -> PolicyError {
+            PolicyError(.invalidValue, file: file, field: field, value: value, message)
+        }
+        let directory = (file as NSString).deletingLastPathComponent
+        let seccompFile = raw.seccomp.hasPrefix("/") ? raw.seccomp : (directory as NSString).appendingPathComponent(raw.seccomp)
+        let (profile, warnings) = try SeccompProfile.load(file: seccompFile)
+
+        var capDrop: [String] = [], capAdd: [String] = []
+        for (list, key, out) in [(raw.capabilities?.drop ?? ["ALL"], "drop", 0), (raw.capabilities?.add ?? [], "add", 1)] {
+            for (index, name) in list.enumerated() {
+                do {
+                    let canonical = try Capabilities.canonical(name)
+                    if out == 0 { capDrop.append(canonical) } else { capAdd.append(canonical) }
+                } catch {
+                    throw invalid("capabilities.\(key)[\(index)]", name, error.message)
+                }
+            }
+        }
+        if capAdd.contains("ALL") { throw invalid("capabilities.add", "ALL", "adding every capability defeats the sandbox") }
+        guard capDrop.contains("ALL") else {
+            throw invalid("capabilities.drop", capDrop.joined(separator: ","), "must include ALL; add back only what the sandbox needs")
+        }
+
+        let memory = try ByteSize.parse(raw.memory).orThrow(invalid("memory", raw.memory, "expected a size such as 512m or 2g"))
+        guard memory >= 6 << 20 else { throw invalid("memory", raw.memory, "the engine's minimum is 6m") }
+        guard raw.cpus > 0, raw.cpus <= 1024 else { throw invalid("cpus", String(raw.cpus), "expected a number of CPUs above 0") }
+        guard raw.pids >= 8 else { throw invalid("pids", String(raw.pids), "at least 8 processes are needed to run an agent") }
+
+        var tmpfs: [String: String] = [:]
+        for (path, options) in raw.tmpfs ?? ["/tmp": "size=64m,mode=1777"] {
+            guard path.hasPrefix("/"), !path.contains("..") else { throw invalid("tmpfs", path, "expected an absolute path") }
+            guard options.contains("size=") else {
+                throw invalid("tmpfs.\(path)", options, "a tmpfs needs a size= limit, or a disk filler could exhaust memory")
+            }
+            tmpfs[path] = options
+        }
+        let workspace = raw.workspace ?? "/workspace"
+        guard workspace.hasPrefix("/"), !workspace.contains("..") else { throw invalid("workspace", workspace, "expected an absolute path") }
+        guard tmpfs[workspace] == nil else {
+            throw invalid("tmpfs", workspace, "the workspace must be a volume: files copied into a tmpfs are invisible to the container")
+        }
+
+        guard let network = Network(rawValue: raw.network ?? "none") else {
+            throw invalid("network", raw.network ?? "", "expected none or egress")
+        }
+        let runtime = raw.runtime ?? "runc"
+        guard runtime.range(of: #"^[a-z][a-z0-9._-]*$"#, options: .regularExpression) != nil else {
+            throw invalid("runtime", runtime, "expected a runtime name such as runc or runsc")
+        }
+        let user = raw.user ?? "1000:1000"
+        guard user.range(of: #"^[0-9]+(:[0-9]+)?$"#, options: .regularExpression) != nil else {
+            throw invalid("user", user, "expected a numeric uid[:gid]")
+        }
+        guard user != "0", !user.hasPrefix("0:") else { throw invalid("user", user, "sandboxes never run as root") }
+        let idle = try DurationText.seconds(raw.idle_ttl ?? "30m").orThrow(invalid("idle_ttl", raw.idle_ttl ?? "", "expected a duration such as 30m, 2h or 45s"))
+        let lifetime = try DurationText.seconds(raw.max_lifetime ?? "4h").orThrow(invalid("max_lifetime", raw.max_lifetime ?? "", "expected a duration such as 4h"))
+        guard lifetime >= idle else { throw invalid("max_lifetime", raw.max_lifetime ?? "", "shorter than idle_ttl") }
+
+        var allWarnings = warnings
+        if raw.no_new_privileges == false {
+            allWarnings.append(PolicyWarning(file: file, field: "no_new_privileges",
+                                             message: "off: a setuid binary in the image could regain privileges"))
+        }
+        let policy = Policy(
+            name: ((file as NSString).lastPathComponent as NSString).deletingPathExtension, file: file,
+            description: raw.description ?? "", seccompFile: seccompFile, seccomp: profile, runtime: runtime,
+            user: user, capDrop: capDrop, capAdd: capAdd, noNewPrivileges: raw.no_new_privileges ?? true,
+            readOnlyRoot: raw.read_only_root ?? true, workspacePath: workspace, tmpfs: tmpfs, memoryBytes: memory,
+            nanoCpus: Int64(raw.cpus * 1_000_000_000), pidsLimit: raw.pids, network: network, idleTTL: idle,
+            maxLifetime: lifetime, initProcess: raw.`init` ?? true, warnings: allWarnings
+        )
+        // Compiling with libseccomp is the last check: what it refuses, the engine would refuse at start.
+        _ = try profile.compile(file: seccompFile, capabilities: policy.effectiveCapabilities)
+        return policy
+    }
+}
+
+/// `512m`, `2g`, `1048576` (bytes; binary multiples).
+enum ByteSize {
+    static func parse(_ text: String) -> Int64? {
+        let lower = text.lowercased().trimmingCharacters(in: .whitespaces)
+        let units: [(String, Int64)] = [("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30), ("b", 1)]
+        for (suffix, factor) in units where lower.hasSuffix(suffix) {
+            return Int64(lower.dropLast()).flatMap { $0 > 0 ? $0 * factor : nil }
+        }
+        return Int64(lower).flatMap { $0 > 0 ? $0 : nil }
+    }
+}
+
+/// `45s`, `30m`, `4h`, `2d`.
+enum DurationText {
+    static func seconds(_ text: String) -> Int? {
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        guard let unit = text.last, let factor = units[unit], let value = Int(text.dropLast()), value > 0 else { return nil }
+        return value * factor
+    }
+}
+
+extension Optional {
+    fileprivate func orThrow(_ error: @autoclosure () -> PolicyError) throws(PolicyError) -> Wrapped {
+        guard let self else { throw error() }
+        return self
+    }
+}

@@ -1,1 +1,0 @@
-// SandboxPolicy: see ../shared/design/ARCHITECTURE.md for what this module owns.
