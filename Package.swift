@@ -46,7 +46,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "knify-sandbox", dependencies: [
-            "Sandboxes", "DockerEngine",
+            "Sandboxes", "SandboxPolicy", "DockerEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

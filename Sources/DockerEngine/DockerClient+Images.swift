@@ -112,6 +112,11 @@ extension DockerClient {
         return try await inspectImage(options.tag).id
     }
 
+    /// A `docker save` style tar of one image (with its tags), for moving images between engines with no registry.
+    public func exportImage(_ name: String) async throws(DockerError) -> [UInt8] {
+        try await send(Call("GET", "/images/\(Self.percentEncode(name))/get")).body
+    }
+
     /// Loads images from a `docker save` style tar.
     public func loadImages(tar: [UInt8], progress: (@Sendable (BuildProgress) -> Void)? = nil) async throws(DockerError) {
         var call = Call("POST", "/images/load", query: [("quiet", "false")])

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DockerEngine
 import Foundation
+import SandboxPolicy
 import Sandboxes
 
 @main
@@ -12,7 +13,7 @@ struct KnifySandbox: AsyncParsableCommand {
             Talks to the engine over its Unix socket (DOCKER_HOST=unix:///path, default /var/run/docker.sock), so it \
             works while the Knify server is down.
             """,
-        subcommands: [ImageCommand.self]
+        subcommands: [ImageCommand.self, PolicyCommand.self]
     )
 }
 

@@ -75,7 +75,7 @@ struct DockerClientArchiveEventsTests {
         #expect(error?.message.contains("missing-file") == true)
     }
 
-    @Test("a FROM scratch build succeeds offline, is listed and inspected, and removed")
+    @Test("a FROM scratch build succeeds offline; the image is listed, inspected, exported, removed and loaded back")
     func buildListRemove() async throws {
         var context = TarWriter()
         context.addFile("Dockerfile", contents: Array("FROM scratch\nCOPY note.txt /note.txt\nLABEL io.knify.test=1\n".utf8))
@@ -88,9 +88,15 @@ struct DockerClientArchiveEventsTests {
         #expect(lines.joined.contains("Successfully"))
         #expect(try await client.inspectImage(tag).id == id)
         #expect(try await client.listImages(reference: tag).map(\.id) == [id])
+
+        // Export, remove, load back: the same image id under the same tag, with no registry involved.
+        let saved = try await client.exportImage(tag)
         try await client.removeImage(tag)
         let gone = await #expect(throws: DockerError.self) { try await client.inspectImage(tag) }
         #expect(gone?.code == .notFound)
+        try await client.loadImages(tar: saved)
+        #expect(try await client.inspectImage(tag).id == id)
+        try await client.removeImage(tag)
     }
 }
 
