@@ -53,7 +53,7 @@ let package = Package(
         // Shared by the test targets: the real engine, the offline image, throwaway containers.
         .target(name: "KnifyTestSupport", dependencies: ["DockerEngine"], path: "Tests/KnifyTestSupport"),
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "KnifyTestSupport"]),
-        .testTarget(name: "SandboxesTests", dependencies: ["Sandboxes", "SandboxPolicy", "DockerEngine", "KnifyTestSupport"]),
+        .testTarget(name: "SandboxesTests", dependencies: ["Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "KnifyServerTests", dependencies: [
             "KnifyServer",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

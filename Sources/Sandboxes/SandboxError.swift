@@ -4,7 +4,7 @@ import DockerEngine
 public struct SandboxError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Sendable {
-            case engineUnavailable, image, policy, notFound, invalidState, engine, timeout
+            case engineUnavailable, image, policy, notFound, invalidState, engine, timeout, store
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -20,6 +20,8 @@ public struct SandboxError: Error, Sendable, CustomStringConvertible {
         /// Any other engine failure.
         public static let engine = Code(.engine)
         public static let timeout = Code(.timeout)
+        /// The injected store failed.
+        public static let store = Code(.store)
     }
 
     public let code: Code

@@ -1,0 +1,263 @@
+import DockerEngine
+import Foundation
+import Logging
+import SandboxPolicy
+import Storage
+
+/// Owns every sandbox of one node: creates them from policies, binds them to agent sessions, pauses them between
+/// turns, destroys them. Every container carries Knify's labels and is recorded in the store before it is created.
+public actor SandboxManager {
+    public struct Configuration: Sendable {
+        public var image: String
+        /// Names this manager's containers (`io.knify.node`), so several nodes can share an engine or a store.
+        public var node: String
+        public var policies: [String: Policy]
+        public var defaultPolicy: String
+
+        public init(image: String = SandboxImage.defaultTag, node: String, policies: [String: Policy],
+                    defaultPolicy: String = "default") {
+            self.image = image
+            self.node = node
+            self.policies = policies
+            self.defaultPolicy = defaultPolicy
+        }
+    }
+
+    public struct AcquireRequest: Sendable {
+        public var policy: String?
+        public var jobId: String?
+        /// Reuse the live sandbox bound to this agent session, if there is one.
+        public var sessionId: String?
+        /// A tar put into the workspace of a new sandbox (the sandbox's own copy).
+        public var workspace: [UInt8]?
+
+        public init(policy: String? = nil, jobId: String? = nil, sessionId: String? = nil, workspace: [UInt8]? = nil) {
+            self.policy = policy
+            self.jobId = jobId
+            self.sessionId = sessionId
+            self.workspace = workspace
+        }
+    }
+
+    public enum Acquired: Sendable, Equatable {
+        case created(SandboxRecord)
+        case reused(SandboxRecord)
+
+        public var record: SandboxRecord {
+            switch self {
+            case .created(let record), .reused(let record): return record
+            }
+        }
+    }
+
+    public enum Label {
+        public static let sandbox = "io.knify.sandbox"
+        public static let node = "io.knify.node"
+        public static let job = "io.knify.job"
+        public static let policy = "io.knify.policy"
+    }
+
+    let client: DockerClient
+    let store: any SandboxStore
+    public nonisolated let configuration: Configuration
+    let logger: Logger
+
+    public init(client: DockerClient, store: any SandboxStore, configuration: Configuration,
+                logger: Logger = Logger(label: "knify.sandboxes")) {
+        self.client = client
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// A sandbox for a job: the live one bound to the session (unpaused), else a new one from the policy.
+    public func acquire(_ request: AcquireRequest) async throws(SandboxError) -> Acquired {
+        if let session = request.sessionId, var bound = try await storeCall({ try await store.liveSandbox(session: session) }),
+           bound.node == configuration.node {
+            if bound.state == .paused { bound = try await resume(bound.id) }
+            bound.jobId = request.jobId ?? bound.jobId
+            bound.lastUsedAt = Date()
+            try await save(bound)
+            return .reused(bound)
+        }
+        return .created(try await create(request))
+    }
+
+    private func create(_ request: AcquireRequest) async throws(SandboxError) -> SandboxRecord {
+        let policyName = request.policy ?? configuration.defaultPolicy
+        guard let policy = configuration.policies[policyName] else {
+            throw SandboxError(.policy, "no policy named \(policyName); known: \(configuration.policies.keys.sorted().joined(separator: ", "))")
+        }
+        var record = SandboxRecord(id: SandboxID.make(), node: configuration.node, policy: policyName,
+                                   image: configuration.image, jobId: request.jobId, sessionId: request.sessionId)
+        try await save(record)  // before anything exists in the engine
+
+        let labels = [Label.sandbox: record.id, Label.node: configuration.node, Label.policy: policyName,
+                      Label.job: request.jobId ?? ""]
+        do {
+            _ = try await client.createVolume(name: record.volumeName, labels: labels)
+            var spec = ContainerSpec(image: configuration.image, cmd: ["sleep", "infinity"], user: policy.user,
+                                     labels: labels, hostname: "sandbox", stopSignal: "SIGKILL",
+                                     hostConfig: policy.hostConfig(workspaceVolume: record.volumeName))
+            spec.workingDir = policy.workspacePath
+            let created = try await client.createContainer(spec, name: record.containerName)
+            record.containerId = created.id
+            // The engine silently drops limits it cannot apply: a sandbox without them is not the one asked for.
+            guard created.warnings.isEmpty else {
+                throw SandboxError(.engine, "the engine could not apply the policy \(policyName): \(created.warnings.joined(separator: "; "))")
+            }
+            try await client.startContainer(created.id)
+            if let workspace = request.workspace {
+                try await client.putArchive(in: created.id, path: policy.workspacePath, tar: workspace)
+            }
+        } catch let error as SandboxError {
+            await abandon(&record, reason: error.message)
+            throw error
+        } catch let error as DockerError {
+            await abandon(&record, reason: error.message)
+            throw SandboxError("creating sandbox \(record.id) failed: \(error.message)", docker: error)
+        } catch {
+            await abandon(&record, reason: "\(error)")
+            throw SandboxError(.engine, "creating sandbox \(record.id) failed", cause: error)
+        }
+        record.state = .active
+        try await save(record)
+        logger.info("sandbox created", metadata: ["sandbox": "\(record.id)", "policy": "\(policyName)"])
+        return record
+    }
+
+    /// Removes what a failed create left behind; the record ends `cleaned` with the reason.
+    private func abandon(_ record: inout SandboxRecord, reason: String) async {
+        try? await client.removeContainer(record.containerName, force: true, volumes: true)
+        try? await client.removeVolume(name: record.volumeName, force: true)
+        record.state = .cleaned
+        record.endReason = "create failed: \(reason)"
+        try? await store.saveSandbox(record)
+    }
+
+    /// Runs a command in an active sandbox and streams its output.
+    public func exec(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> (execId: String, output: DockerEngine.OutputStream) {
+        var record = try await live(id)
+        guard record.state == .active else {
+            throw SandboxError(.invalidState, "sandbox \(id) is \(record.state.rawValue); resume it first")
+        }
+        record.lastUsedAt = Date()
+        try await save(record)
+        do {
+            let execId = try await client.createExec(in: record.containerName, spec)
+            return (execId, try await client.startExec(execId, tty: spec.tty))
+        } catch {
+            throw SandboxError("exec in sandbox \(id) failed: \(error.message)", docker: error)
+        }
+    }
+
+    /// Freezes the sandbox between turns. Pausing a paused sandbox is a no-op.
+    @discardableResult
+    public func pause(_ id: String) async throws(SandboxError) -> SandboxRecord {
+        var record = try await live(id)
+        guard record.state != .paused else { return record }
+        do {
+            try await client.pauseContainer(record.containerName)
+        } catch {
+            throw try await engineFailure(error, record: &record, doing: "pausing")
+        }
+        record.state = .paused
+        try await save(record)
+        return record
+    }
+
+    /// Thaws a paused sandbox. Resuming an active sandbox is a no-op.
+    @discardableResult
+    public func resume(_ id: String) async throws(SandboxError) -> SandboxRecord {
+        var record = try await live(id)
+        guard record.state == .paused else { return record }
+        do {
+            try await client.unpauseContainer(record.containerName)
+        } catch {
+            throw try await engineFailure(error, record: &record, doing: "resuming")
+        }
+        record.state = .active
+        record.lastUsedAt = Date()
+        try await save(record)
+        return record
+    }
+
+    /// Destroys the container and its workspace volume. Idempotent: what is already gone counts as removed, and a
+    /// second call answers the cleaned record.
+    @discardableResult
+    public func destroy(_ id: String, reason: String = "cleanup") async throws(SandboxError) -> SandboxRecord {
+        guard var record = try await storeCall({ try await store.sandbox(id: id) }) else {
+            throw SandboxError(.notFound, "no sandbox \(id)")
+        }
+        guard record.isLive else { return record }
+        // Every step runs; the first failure is reported. Already gone counts as removed.
+        var firstError: DockerError?
+        do {
+            try await client.removeContainer(record.containerName, force: true, volumes: true)
+        } catch {
+            if error.code != .notFound { firstError = error }
+        }
+        do {
+            try await client.removeVolume(name: record.volumeName, force: true)
+        } catch {
+            if error.code != .notFound { firstError = firstError ?? error }
+        }
+        if let firstError {
+            throw SandboxError("destroying sandbox \(id) failed: \(firstError.message)", docker: firstError)
+        }
+        record.state = .cleaned
+        record.endReason = reason
+        try await save(record)
+        logger.info("sandbox destroyed", metadata: ["sandbox": "\(id)", "reason": "\(reason)"])
+        return record
+    }
+
+    public func sandbox(_ id: String) async throws(SandboxError) -> SandboxRecord? {
+        try await storeCall { try await store.sandbox(id: id) }
+    }
+
+    // MARK: - Helpers
+
+    private func live(_ id: String) async throws(SandboxError) -> SandboxRecord {
+        guard let record = try await storeCall({ try await store.sandbox(id: id) }) else {
+            throw SandboxError(.notFound, "no sandbox \(id)")
+        }
+        guard record.isLive else { throw SandboxError(.invalidState, "sandbox \(id) is \(record.state.rawValue)") }
+        return record
+    }
+
+    /// A container that vanished under a live record marks the record `lost`.
+    private func engineFailure(_ error: DockerError, record: inout SandboxRecord, doing action: String)
+        async throws(SandboxError) -> SandboxError
+    {
+        if error.code == .notFound {
+            record.state = .lost
+            record.endReason = "container vanished"
+            try await save(record)
+            return SandboxError(.notFound, "sandbox \(record.id) is lost: its container is gone")
+        }
+        return SandboxError("\(action) sandbox \(record.id) failed: \(error.message)", docker: error)
+    }
+
+    private func save(_ record: SandboxRecord) async throws(SandboxError) {
+        try await storeCall { try await store.saveSandbox(record) }
+    }
+
+    private func storeCall<T>(_ body: () async throws -> T) async throws(SandboxError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw SandboxError(.store, "the sandbox store failed", cause: error)
+        }
+    }
+}
+
+/// `sbx_` + 16 random base62 characters: never sequential, safe in container and volume names.
+public enum SandboxID {
+    static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+    public static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "sbx_" + String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+}

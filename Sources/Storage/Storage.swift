@@ -1,1 +1,0 @@
-// Storage: see ../shared/design/ARCHITECTURE.md for what this module owns.

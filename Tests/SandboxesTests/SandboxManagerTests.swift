@@ -1,0 +1,113 @@
+import DockerEngine
+import Foundation
+import KnifyTestSupport
+import SandboxPolicy
+import Sandboxes
+import Storage
+import Testing
+
+@Suite("Sandbox lifecycle against the real engine")
+struct SandboxManagerTests {
+    let client = TestEngine.client
+
+    /// A manager on a node of its own, so parallel tests never see each other's sandboxes.
+    func makeManager(image: String = TestEngine.image) throws -> (SandboxManager, MemoryStore) {
+        let policies = try ["default", "strict"].reduce(into: [String: Policy]()) {
+            $0[$1] = try Policy.load(named: $1, from: TestFixtures.policiesDirectory)
+        }
+        let store = MemoryStore()
+        let configuration = SandboxManager.Configuration(image: image, node: TestEngine.uniqueName("node"), policies: policies)
+        return (SandboxManager(client: client, store: store, configuration: configuration), store)
+    }
+
+    func output(_ stream: DockerEngine.OutputStream) async throws -> String {
+        var text = ""
+        for try await case .stdout(let bytes) in stream { text += String(decoding: bytes, as: UTF8.self) }
+        return text
+    }
+
+    @Test("create: labelled, recorded, policy applied, workspace copied in as the sandbox's own")
+    func create() async throws {
+        let (manager, store) = try makeManager()
+        var tar = TarWriter()
+        tar.addFile("README.md", contents: Array("# project\n".utf8), uid: 1000, gid: 1000)
+        let acquired = try await manager.acquire(.init(jobId: "job_test", workspace: tar.finish()))
+        guard case .created(let record) = acquired else { Issue.record("expected a new sandbox"); return }
+
+        #expect(record.id.hasPrefix("sbx_"))
+        #expect(record.state == .active)
+        #expect(try await store.sandbox(id: record.id)?.state == .active)
+        let details = try await client.inspectContainer(record.containerName)
+        #expect(details.config.labels?[SandboxManager.Label.sandbox] == record.id)
+        #expect(details.config.labels?[SandboxManager.Label.node] == manager.configuration.node)
+        #expect(details.config.labels?[SandboxManager.Label.job] == "job_test")
+        #expect(details.hostConfig?.readonlyRootfs == true)
+        #expect(details.hostConfig?.networkMode == "none")
+
+        let (_, stream) = try await manager.exec(record.id, ExecSpec(cmd: ["sh", "-c", "cat /workspace/README.md; id -u"]))
+        #expect(try await output(stream) == "# project\n1000\n")
+        try await manager.destroy(record.id)
+    }
+
+    @Test("a session finds its sandbox again; pause freezes it between turns and the next turn thaws it")
+    func reuseAndPause() async throws {
+        let (manager, _) = try makeManager()
+        let first = try await manager.acquire(.init(jobId: "job_1", sessionId: "session-a")).record
+        try await manager.pause(first.id)
+        #expect(try await client.inspectContainer(first.containerName).state.paused)
+        let blocked = await #expect(throws: SandboxError.self) { try await manager.exec(first.id, ExecSpec(cmd: ["true"])) }
+        #expect(blocked?.code == .invalidState)
+
+        let again = try await manager.acquire(.init(jobId: "job_2", sessionId: "session-a"))
+        #expect(again == .reused(again.record))
+        #expect(again.record.id == first.id)
+        #expect(again.record.state == .active)
+        #expect(again.record.jobId == "job_2")
+        #expect(try await client.inspectContainer(first.containerName).state.paused == false)
+
+        let other = try await manager.acquire(.init(sessionId: "session-b")).record
+        #expect(other.id != first.id)
+        try await manager.destroy(first.id)
+        try await manager.destroy(other.id)
+    }
+
+    @Test("destroy removes container and volume, and a second destroy is a no-op")
+    func destroyTwice() async throws {
+        let (manager, _) = try makeManager()
+        let record = try await manager.acquire(.init()).record
+        let destroyed = try await manager.destroy(record.id)
+        #expect(destroyed.state == .cleaned)
+        let container = await #expect(throws: DockerError.self) { try await client.inspectContainer(record.containerName) }
+        #expect(container?.code == .notFound)
+        #expect(try await client.listVolumes(labels: ["\(SandboxManager.Label.sandbox)=\(record.id)"]).isEmpty)
+        #expect(try await manager.destroy(record.id).state == .cleaned)
+    }
+
+    @Test("a failed create leaves nothing behind and a record that says why")
+    func failedCreate() async throws {
+        let (manager, store) = try makeManager(image: "knify/no-such-image:missing")
+        let error = await #expect(throws: SandboxError.self) { try await manager.acquire(.init()) }
+        #expect(error?.code == .engine)
+        let leftovers = try await client.listContainers(all: true, labels: ["\(SandboxManager.Label.node)=\(manager.configuration.node)"])
+        #expect(leftovers.isEmpty)
+        #expect(try await store.liveSandboxes(node: manager.configuration.node).isEmpty)
+    }
+
+    @Test("a container removed behind Knify's back marks its record lost")
+    func lost() async throws {
+        let (manager, store) = try makeManager()
+        let record = try await manager.acquire(.init()).record
+        try await client.removeContainer(record.containerName, force: true)
+        let error = await #expect(throws: SandboxError.self) { try await manager.pause(record.id) }
+        #expect(error?.code == .notFound)
+        #expect(try await store.sandbox(id: record.id)?.state == .lost)
+        try? await client.removeVolume(name: record.volumeName, force: true)
+    }
+
+    @Test("an unknown policy is refused before anything is created")
+    func unknownPolicy() async throws {
+        let (manager, _) = try makeManager()
+        let error = await #expect(throws: SandboxError.self) { try await manager.acquire(.init(policy: "lenient")) }
+        #expect(error?.code == .policy)
+    }
+}
