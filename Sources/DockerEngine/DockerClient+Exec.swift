@@ -32,6 +32,12 @@ public struct ExecResult: Sendable {
     public var stderr: [UInt8]
     public var exitCode: Int
 
+    public init(stdout: [UInt8] = [], stderr: [UInt8] = [], exitCode: Int = -1) {
+        self.stdout = stdout
+        self.stderr = stderr
+        self.exitCode = exitCode
+    }
+
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 }

@@ -135,21 +135,96 @@ public actor SandboxManager {
         try? await store.saveSandbox(record)
     }
 
-    /// Runs a command in an active sandbox and streams its output.
-    public func exec(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> (execId: String, output: DockerEngine.OutputStream) {
+    /// A process started in a sandbox. Its output streams through `output`; `SandboxManager.terminate` kills it
+    /// (closing the stream alone would leave it running).
+    public struct Execution: Sendable {
+        public let sandboxId: String
+        public let execId: String
+        /// Marks every process of this execution (and its children) through their environment.
+        public let token: String
+        public let output: DockerEngine.OutputStream
+    }
+
+    /// Starts a command in an active sandbox and streams its output.
+    public func exec(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> Execution {
         var record = try await live(id)
         guard record.state == .active else {
             throw SandboxError(.invalidState, "sandbox \(id) is \(record.state.rawValue); resume it first")
         }
         record.lastUsedAt = Date()
         try await save(record)
+        let token = SandboxID.token()
+        var marked = spec
+        marked.env.append("\(Self.execTokenVariable)=\(token)")
         do {
-            let execId = try await client.createExec(in: record.containerName, spec)
-            return (execId, try await client.startExec(execId, tty: spec.tty))
+            let execId = try await client.createExec(in: record.containerName, marked)
+            return Execution(sandboxId: id, execId: execId, token: token,
+                             output: try await client.startExec(execId, tty: spec.tty))
         } catch {
-            throw SandboxError("exec in sandbox \(id) failed: \(error.message)", docker: error)
+            throw try await engineFailure(error, record: &record, doing: "exec in")
         }
     }
+
+    /// Kills every process of an execution inside the sandbox: the processes carrying its token in their
+    /// environment, found through /proc as the sandbox user. Repeats until none is left (a process may fork while
+    /// the loop runs); if that cannot be done, the container is killed rather than leaving the process running.
+    public func terminate(_ execution: Execution) async throws(SandboxError) {
+        guard let record = try await storeCall({ try await store.sandbox(id: execution.sandboxId) }), record.isLive else { return }
+        let script = """
+            n=0; while [ $n -lt 20 ]; do found=0
+              for d in /proc/[0-9]*; do
+                if tr '\\0' '\\n' < "$d/environ" 2>/dev/null | grep -qx '\(Self.execTokenVariable)=\(execution.token)'; then
+                  kill -9 "${d#/proc/}" 2>/dev/null && found=1
+                fi
+              done
+              [ $found = 0 ] && exit 0; n=$((n+1))
+            done; exit 1
+            """
+        do {
+            let killer = try await client.exec(in: record.containerName, ExecSpec(cmd: ["sh", "-c", script]))
+            if killer.exitCode == 0 { return }
+            logger.warning("processes survived termination; killing the sandbox", metadata: ["sandbox": "\(record.id)"])
+        } catch {
+            logger.warning("cannot terminate inside the sandbox; killing it", metadata: ["sandbox": "\(record.id)", "error": "\(error)"])
+        }
+        do {
+            try await client.killContainer(record.containerName)
+        } catch {
+            if error.code != .notFound && error.code != .conflict {
+                throw SandboxError("killing sandbox \(record.id) failed: \(error.message)", docker: error)
+            }
+        }
+    }
+
+    /// Runs a command to completion, or until `timeout`, when its processes are killed and `timedOut` is set.
+    public func run(_ id: String, _ spec: ExecSpec, timeout: Duration) async throws(SandboxError) -> (result: ExecResult, timedOut: Bool) {
+        let execution = try await exec(id, spec)
+        let timer = Task { () throws -> Bool in
+            try await Task.sleep(for: timeout)
+            // Its own task: cancelling the timer once the output ends must not cut the termination short.
+            try await Task { try await self.terminate(execution) }.value
+            return true
+        }
+        var result = ExecResult()
+        do {
+            for try await chunk in execution.output {
+                switch chunk {
+                case .stdout(let bytes): result.stdout += bytes
+                case .stderr(let bytes): result.stderr += bytes
+                }
+            }
+            timer.cancel()
+            result.exitCode = try await client.inspectExec(execution.execId).exitCode ?? -1
+        } catch {
+            timer.cancel()
+            throw SandboxError("running a command in sandbox \(id) failed: \(error.message)", docker: error)
+        }
+        // True only if it fired: a cancelled sleep throws.
+        let timedOut = (try? await timer.value) == true
+        return (result, timedOut)
+    }
+
+    static let execTokenVariable = "KNIFY_EXEC_TOKEN"
 
     /// Freezes the sandbox between turns. Pausing a paused sandbox is a no-op.
     @discardableResult
@@ -256,8 +331,13 @@ public actor SandboxManager {
 public enum SandboxID {
     static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
-    public static func make() -> String {
+    public static func make() -> String { "sbx_" + random(16) }
+
+    /// An unguessable marker for one execution's processes.
+    static func token() -> String { random(24) }
+
+    private static func random(_ count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return "sbx_" + String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+        return String((0..<count).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
     }
 }

@@ -44,8 +44,8 @@ struct SandboxManagerTests {
         #expect(details.hostConfig?.readonlyRootfs == true)
         #expect(details.hostConfig?.networkMode == "none")
 
-        let (_, stream) = try await manager.exec(record.id, ExecSpec(cmd: ["sh", "-c", "cat /workspace/README.md; id -u"]))
-        #expect(try await output(stream) == "# project\n1000\n")
+        let execution = try await manager.exec(record.id, ExecSpec(cmd: ["sh", "-c", "cat /workspace/README.md; id -u"]))
+        #expect(try await output(execution.output) == "# project\n1000\n")
         try await manager.destroy(record.id)
     }
 
@@ -109,5 +109,36 @@ struct SandboxManagerTests {
         let (manager, _) = try makeManager()
         let error = await #expect(throws: SandboxError.self) { try await manager.acquire(.init(policy: "lenient")) }
         #expect(error?.code == .policy)
+    }
+
+    @Test("a timeout kills the command and everything it started, inside the sandbox")
+    func timeout() async throws {
+        let (manager, _) = try makeManager()
+        let record = try await manager.acquire(.init()).record
+        let quick = try await manager.run(record.id, ExecSpec(cmd: ["sh", "-c", "echo fine; exit 3"]), timeout: .seconds(60))
+        #expect(quick.timedOut == false)
+        #expect(quick.result.exitCode == 3)
+        #expect(quick.result.stdoutText == "fine\n")
+
+        let slow = try await manager.run(record.id, ExecSpec(cmd: ["sh", "-c", "echo started; sleep 301 & sleep 302; echo never"]),
+                                         timeout: .milliseconds(500))
+        #expect(slow.timedOut)
+        #expect(slow.result.stdoutText == "started\n")
+        let survivors = try await manager.run(record.id, ExecSpec(cmd: ["ps", "-o", "args"]), timeout: .seconds(60))
+        #expect(!survivors.result.stdoutText.contains("sleep 30"), "left running: \(survivors.result.stdoutText)")
+        try await manager.destroy(record.id)
+    }
+
+    @Test("terminate ends a streaming execution; closing the stream alone would not")
+    func terminate() async throws {
+        let (manager, _) = try makeManager()
+        let record = try await manager.acquire(.init()).record
+        let execution = try await manager.exec(record.id, ExecSpec(cmd: ["sh", "-c", "echo up; exec sleep 303"]))
+        var iterator = execution.output.makeAsyncIterator()
+        #expect(try await iterator.next() == .stdout(Array("up\n".utf8)))
+        try await manager.terminate(execution)
+        #expect(try await iterator.next() == nil)
+        #expect(try await client.inspectExec(execution.execId).running == false)
+        try await manager.destroy(record.id)
     }
 }
