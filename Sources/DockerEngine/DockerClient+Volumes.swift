@@ -4,8 +4,12 @@ public struct Volume: Decodable, Sendable {
     public let name: String
     public let labels: [String: String]?
     public let mountpoint: String?
+    /// RFC 3339, as the engine writes it.
+    public let createdAt: String?
 
-    enum CodingKeys: String, CodingKey { case name = "Name", labels = "Labels", mountpoint = "Mountpoint" }
+    enum CodingKeys: String, CodingKey {
+        case name = "Name", labels = "Labels", mountpoint = "Mountpoint", createdAt = "CreatedAt"
+    }
 }
 
 extension DockerClient {

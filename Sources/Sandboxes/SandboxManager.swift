@@ -13,13 +13,16 @@ public actor SandboxManager {
         public var node: String
         public var policies: [String: Policy]
         public var defaultPolicy: String
+        /// Sandboxes kept started ahead of demand, per policy name.
+        public var warmPool: [String: Int]
 
         public init(image: String = SandboxImage.defaultTag, node: String, policies: [String: Policy],
-                    defaultPolicy: String = "default") {
+                    defaultPolicy: String = "default", warmPool: [String: Int] = [:]) {
             self.image = image
             self.node = node
             self.policies = policies
             self.defaultPolicy = defaultPolicy
+            self.warmPool = warmPool
         }
     }
 
@@ -40,13 +43,31 @@ public actor SandboxManager {
     }
 
     public enum Acquired: Sendable, Equatable {
+        /// Created for this request (the pool was empty or not configured).
         case created(SandboxRecord)
+        /// Taken from the warm pool.
+        case warm(SandboxRecord)
+        /// The live sandbox of the request's session.
         case reused(SandboxRecord)
 
         public var record: SandboxRecord {
             switch self {
-            case .created(let record), .reused(let record): return record
+            case .created(let record), .warm(let record), .reused(let record): return record
             }
+        }
+    }
+
+    public struct PoolStatus: Sendable, Equatable {
+        public var ready: Int
+        public var target: Int
+        public var hits: Int
+        public var misses: Int
+
+        public init(ready: Int, target: Int, hits: Int, misses: Int) {
+            self.ready = ready
+            self.target = target
+            self.hits = hits
+            self.misses = misses
         }
     }
 
@@ -61,6 +82,10 @@ public actor SandboxManager {
     let store: any SandboxStore
     public nonisolated let configuration: Configuration
     let logger: Logger
+    /// Warm sandboxes ready to hand out, per policy, oldest first.
+    var pool: [String: [String]] = [:]
+    var poolCounters: [String: (hits: Int, misses: Int)] = [:]
+    var fillTask: Task<Void, Never>?
 
     public init(client: DockerClient, store: any SandboxStore, configuration: Configuration,
                 logger: Logger = Logger(label: "knify.sandboxes")) {
@@ -77,20 +102,27 @@ public actor SandboxManager {
             if bound.state == .paused { bound = try await resume(bound.id) }
             bound.jobId = request.jobId ?? bound.jobId
             bound.lastUsedAt = Date()
-            try await save(bound)
+            try await saveRecord(bound)
             return .reused(bound)
         }
-        return .created(try await create(request))
+        let policyName = request.policy ?? configuration.defaultPolicy
+        if let warm = try await takeFromPool(policyName, for: request) {
+            return .warm(warm)
+        }
+        let created = try await create(request, pooled: false)
+        refillPoolInBackground()
+        return .created(created)
     }
 
-    private func create(_ request: AcquireRequest) async throws(SandboxError) -> SandboxRecord {
+    func create(_ request: AcquireRequest, pooled: Bool) async throws(SandboxError) -> SandboxRecord {
         let policyName = request.policy ?? configuration.defaultPolicy
         guard let policy = configuration.policies[policyName] else {
             throw SandboxError(.policy, "no policy named \(policyName); known: \(configuration.policies.keys.sorted().joined(separator: ", "))")
         }
         var record = SandboxRecord(id: SandboxID.make(), node: configuration.node, policy: policyName,
                                    image: configuration.image, jobId: request.jobId, sessionId: request.sessionId)
-        try await save(record)  // before anything exists in the engine
+        record.pooled = pooled
+        try await saveRecord(record)  // before anything exists in the engine
 
         let labels = [Label.sandbox: record.id, Label.node: configuration.node, Label.policy: policyName,
                       Label.job: request.jobId ?? ""]
@@ -121,7 +153,7 @@ public actor SandboxManager {
             throw SandboxError(.engine, "creating sandbox \(record.id) failed", cause: error)
         }
         record.state = .active
-        try await save(record)
+        try await saveRecord(record)
         logger.info("sandbox created", metadata: ["sandbox": "\(record.id)", "policy": "\(policyName)"])
         return record
     }
@@ -147,12 +179,12 @@ public actor SandboxManager {
 
     /// Starts a command in an active sandbox and streams its output.
     public func exec(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> Execution {
-        var record = try await live(id)
+        var record = try await liveRecord(id)
         guard record.state == .active else {
             throw SandboxError(.invalidState, "sandbox \(id) is \(record.state.rawValue); resume it first")
         }
         record.lastUsedAt = Date()
-        try await save(record)
+        try await saveRecord(record)
         let token = SandboxID.token()
         var marked = spec
         marked.env.append("\(Self.execTokenVariable)=\(token)")
@@ -229,7 +261,7 @@ public actor SandboxManager {
     /// Freezes the sandbox between turns. Pausing a paused sandbox is a no-op.
     @discardableResult
     public func pause(_ id: String) async throws(SandboxError) -> SandboxRecord {
-        var record = try await live(id)
+        var record = try await liveRecord(id)
         guard record.state != .paused else { return record }
         do {
             try await client.pauseContainer(record.containerName)
@@ -237,14 +269,14 @@ public actor SandboxManager {
             throw try await engineFailure(error, record: &record, doing: "pausing")
         }
         record.state = .paused
-        try await save(record)
+        try await saveRecord(record)
         return record
     }
 
     /// Thaws a paused sandbox. Resuming an active sandbox is a no-op.
     @discardableResult
     public func resume(_ id: String) async throws(SandboxError) -> SandboxRecord {
-        var record = try await live(id)
+        var record = try await liveRecord(id)
         guard record.state == .paused else { return record }
         do {
             try await client.unpauseContainer(record.containerName)
@@ -253,7 +285,7 @@ public actor SandboxManager {
         }
         record.state = .active
         record.lastUsedAt = Date()
-        try await save(record)
+        try await saveRecord(record)
         return record
     }
 
@@ -265,6 +297,7 @@ public actor SandboxManager {
             throw SandboxError(.notFound, "no sandbox \(id)")
         }
         guard record.isLive else { return record }
+        removeFromPool(id)
         // Every step runs; the first failure is reported. Already gone counts as removed.
         var firstError: DockerError?
         do {
@@ -282,7 +315,7 @@ public actor SandboxManager {
         }
         record.state = .cleaned
         record.endReason = reason
-        try await save(record)
+        try await saveRecord(record)
         logger.info("sandbox destroyed", metadata: ["sandbox": "\(id)", "reason": "\(reason)"])
         return record
     }
@@ -291,9 +324,14 @@ public actor SandboxManager {
         try await storeCall { try await store.sandbox(id: id) }
     }
 
+    /// This node's live sandboxes.
+    public func liveRecords() async throws(SandboxError) -> [SandboxRecord] {
+        try await storeCall { try await store.liveSandboxes(node: configuration.node) }
+    }
+
     // MARK: - Helpers
 
-    private func live(_ id: String) async throws(SandboxError) -> SandboxRecord {
+    func liveRecord(_ id: String) async throws(SandboxError) -> SandboxRecord {
         guard let record = try await storeCall({ try await store.sandbox(id: id) }) else {
             throw SandboxError(.notFound, "no sandbox \(id)")
         }
@@ -302,23 +340,23 @@ public actor SandboxManager {
     }
 
     /// A container that vanished under a live record marks the record `lost`.
-    private func engineFailure(_ error: DockerError, record: inout SandboxRecord, doing action: String)
+    func engineFailure(_ error: DockerError, record: inout SandboxRecord, doing action: String)
         async throws(SandboxError) -> SandboxError
     {
         if error.code == .notFound {
             record.state = .lost
             record.endReason = "container vanished"
-            try await save(record)
+            try await saveRecord(record)
             return SandboxError(.notFound, "sandbox \(record.id) is lost: its container is gone")
         }
         return SandboxError("\(action) sandbox \(record.id) failed: \(error.message)", docker: error)
     }
 
-    private func save(_ record: SandboxRecord) async throws(SandboxError) {
+    func saveRecord(_ record: SandboxRecord) async throws(SandboxError) {
         try await storeCall { try await store.saveSandbox(record) }
     }
 
-    private func storeCall<T>(_ body: () async throws -> T) async throws(SandboxError) -> T {
+    func storeCall<T>(_ body: () async throws -> T) async throws(SandboxError) -> T {
         do {
             return try await body()
         } catch {

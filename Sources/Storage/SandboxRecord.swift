@@ -27,6 +27,10 @@ public struct SandboxRecord: Codable, Sendable, Equatable {
     public var lastUsedAt: Date
     /// Why the sandbox ended, for `cleaned` and `lost`.
     public var endReason: String?
+    /// Holds a paused sandbox past its idle TTL (never past its maximum lifetime).
+    public var keepAliveUntil: Date?
+    /// Started ahead of demand and waiting in the warm pool; no job has used it yet.
+    public var pooled: Bool = false
 
     /// Deterministic, so a half-finished create can be found by name.
     public var containerName: String { "knify-\(id)" }
