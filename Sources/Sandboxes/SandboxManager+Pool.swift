@@ -34,6 +34,7 @@ extension SandboxManager {
 
     /// Removes every pooled sandbox (for shutdown or `pool drain`).
     public func drainPool() async {
+        await fillTask?.value  // a fill in flight would add sandboxes after the drain
         let ids = pool.values.flatMap { $0 }
         pool = [:]
         for id in ids { _ = try? await destroy(id, reason: "pool drained") }
