@@ -14,7 +14,7 @@ SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 TEST_FLAGS ?=
 
-.PHONY: help deps engine engine-stop build probe image test run clean
+.PHONY: help deps engine engine-stop build probe image test bench run clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ image: build engine probe ## Build the offline sandbox image knify/sandbox:local
 
 test: image ## Run the whole test suite against the real engine.
 	swift test --skip-build $(TEST_FLAGS)
+
+bench: image ## Measure Knify against the raw engine API in one run, release build (results in bench/results/).
+	swift build -c release --product knify-bench
+	.build/release/knify-bench $(BENCH_FLAGS)
 
 run: image ## Start everything and run the Knify server on 127.0.0.1:8080.
 	$(BIN)/knify serve

@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "knify", targets: ["knify"]),
         .executable(name: "knify-sandbox", targets: ["knify-sandbox"]),
+        .executable(name: "knify-bench", targets: ["knify-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,6 +53,13 @@ let package = Package(
 
         // Shared by the test targets: the real engine, the offline image, throwaway containers.
         .target(name: "KnifyTestSupport", dependencies: ["DockerEngine"], path: "Tests/KnifyTestSupport"),
+        // `make bench`: Knify next to the raw engine API, in one run.
+        .executableTarget(name: "knify-bench", dependencies: [
+            "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "SandboxesTests", dependencies: ["Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "KnifyServerTests", dependencies: [

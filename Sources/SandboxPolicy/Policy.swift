@@ -39,15 +39,16 @@ public struct Policy: Sendable {
     public let warnings: [PolicyWarning]
 
     /// The part of the container configuration the policy decides. The caller adds image, labels and the workspace
-    /// volume's name.
-    public func hostConfig(workspaceVolume: String) -> HostConfig {
+    /// volume's name; a volume that does not exist yet is created by the engine with `volumeLabels`.
+    public func hostConfig(workspaceVolume: String, volumeLabels: [String: String]? = nil) -> HostConfig {
         var securityOpt = ["seccomp=" + seccompJSON]
         if noNewPrivileges { securityOpt.append("no-new-privileges") }
         return HostConfig(
             securityOpt: securityOpt, capDrop: capDrop, capAdd: capAdd.isEmpty ? nil : capAdd,
             readonlyRootfs: readOnlyRoot, pidsLimit: pidsLimit, memory: memoryBytes, memorySwap: memoryBytes,
             nanoCpus: nanoCpus, networkMode: network == .none ? "none" : "bridge", tmpfs: tmpfs,
-            mounts: [Mount(type: .volume, source: workspaceVolume, target: workspacePath)],
+            mounts: [Mount(type: .volume, source: workspaceVolume, target: workspacePath,
+                           volumeOptions: volumeLabels.map { Mount.VolumeOptions(labels: $0) })],
             init: initProcess, runtime: runtime == "runc" ? nil : runtime
         )
     }

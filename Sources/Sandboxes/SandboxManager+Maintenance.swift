@@ -114,3 +114,40 @@ extension SandboxManager {
         try? await client.removeVolume(name: volume, force: true)
     }
 }
+
+extension SandboxManager {
+    /// One maintenance pass: reconcile with the engine, reap what expired, top the warm pool up. Failures are
+    /// logged, not thrown: the next pass tries again (an engine outage, say).
+    public func maintain(now: Date = Date()) async {
+        do {
+            let report = try await reconcile(now: now)
+            if report != ReconcileReport() {
+                logger.info("reconciled", metadata: [
+                    "adopted": "\(report.adopted.count)", "orphans_removed": "\(report.removedOrphans.count)",
+                    "lost": "\(report.markedLost.count)", "stopped_removed": "\(report.removedStopped.count)",
+                ])
+            }
+            try await reap(now: now)
+        } catch {
+            logger.warning("sandbox maintenance failed", metadata: ["error": "\(error)"])
+        }
+        await fillPool()
+    }
+
+    /// Runs `maintain()` now and then every `interval` until `stopMaintenance()`: reconcile at start-up, then
+    /// periodically, as the lifecycle rules require.
+    public func startMaintenance(every interval: Duration = .seconds(120)) {
+        guard maintenanceTask == nil else { return }
+        maintenanceTask = Task {
+            while !Task.isCancelled {
+                await self.maintain()
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    public func stopMaintenance() {
+        maintenanceTask?.cancel()
+        maintenanceTask = nil
+    }
+}

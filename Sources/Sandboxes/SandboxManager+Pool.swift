@@ -50,7 +50,10 @@ extension SandboxManager {
 
     func takeFromPool(_ policy: String, for request: AcquireRequest) async throws(SandboxError) -> SandboxRecord? {
         guard configuration.warmPool[policy, default: 0] > 0 else { return nil }
-        defer { refillPoolInBackground() }
+        // Refill once the sandbox handed out has started its first command, so the refill's create does not compete
+        // with it for the engine (or at the next acquire, whichever comes first).
+        refillPoolIfDue()
+        refillDue = true
         while let id = pool[policy]?.first {
             pool[policy]?.removeFirst()
             guard var record = try await sandbox(id), record.isLive, record.state == .active else { continue }
@@ -71,7 +74,14 @@ extension SandboxManager {
             return record
         }
         poolCounters[policy, default: (0, 0)].misses += 1
+        refillPoolIfDue()
         return nil
+    }
+
+    func refillPoolIfDue() {
+        guard refillDue else { return }
+        refillDue = false
+        refillPoolInBackground()
     }
 
     func refillPoolInBackground() {

@@ -86,6 +86,8 @@ public actor SandboxManager {
     var pool: [String: [String]] = [:]
     var poolCounters: [String: (hits: Int, misses: Int)] = [:]
     var fillTask: Task<Void, Never>?
+    var refillDue = false
+    var maintenanceTask: Task<Void, Never>?
 
     public init(client: DockerClient, store: any SandboxStore, configuration: Configuration,
                 logger: Logger = Logger(label: "knify.sandboxes")) {
@@ -127,10 +129,10 @@ public actor SandboxManager {
         let labels = [Label.sandbox: record.id, Label.node: configuration.node, Label.policy: policyName,
                       Label.job: request.jobId ?? ""]
         do {
-            _ = try await client.createVolume(name: record.volumeName, labels: labels)
+            // The engine creates the labelled workspace volume with the container: one round trip, not two.
             var spec = ContainerSpec(image: configuration.image, cmd: ["sleep", "infinity"], user: policy.user,
                                      labels: labels, hostname: "sandbox", stopSignal: "SIGKILL",
-                                     hostConfig: policy.hostConfig(workspaceVolume: record.volumeName))
+                                     hostConfig: policy.hostConfig(workspaceVolume: record.volumeName, volumeLabels: labels))
             spec.workingDir = policy.workspacePath
             let created = try await client.createContainer(spec, name: record.containerName)
             record.containerId = created.id
@@ -179,6 +181,12 @@ public actor SandboxManager {
 
     /// Starts a command in an active sandbox and streams its output.
     public func exec(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> Execution {
+        let execution = try await startExecution(id, spec)
+        refillPoolIfDue()
+        return execution
+    }
+
+    private func startExecution(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> Execution {
         var record = try await liveRecord(id)
         guard record.state == .active else {
             throw SandboxError(.invalidState, "sandbox \(id) is \(record.state.rawValue); resume it first")
@@ -230,7 +238,8 @@ public actor SandboxManager {
 
     /// Runs a command to completion, or until `timeout`, when its processes are killed and `timedOut` is set.
     public func run(_ id: String, _ spec: ExecSpec, timeout: Duration) async throws(SandboxError) -> (result: ExecResult, timedOut: Bool) {
-        let execution = try await exec(id, spec)
+        let execution = try await startExecution(id, spec)
+        defer { refillPoolIfDue() }
         let timer = Task { () throws -> Bool in
             try await Task.sleep(for: timeout)
             // Its own task: cancelling the timer once the output ends must not cut the termination short.

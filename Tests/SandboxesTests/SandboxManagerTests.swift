@@ -141,4 +141,25 @@ struct SandboxManagerTests {
         #expect(try await client.inspectExec(execution.execId).running == false)
         try await manager.destroy(record.id)
     }
+
+    @Test("a container that fails to start is removed, and the error says why")
+    func startFailure() async throws {
+        // The engine accepts this tmpfs option at create and fails to mount it at start.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("knify-policy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let profile = TestFixtures.policiesDirectory + "/seccomp/agent.json"
+        try #"{"seccomp":"\#(profile)","memory":"256m","cpus":1,"pids":64,"tmpfs":{"/tmp":"size=lots"}}"#
+            .write(to: directory.appendingPathComponent("broken.json"), atomically: true, encoding: .utf8)
+        let broken = try Policy.load(named: "broken", from: directory.path)
+        let store = MemoryStore()
+        let manager = SandboxManager(client: client, store: store, configuration: .init(
+            image: TestEngine.image, node: TestEngine.uniqueName("node"), policies: ["broken": broken], defaultPolicy: "broken"))
+
+        let error = await #expect(throws: SandboxError.self) { try await manager.acquire(.init()) }
+        #expect(error?.message.contains("tmpfs") == true)
+        let leftovers = try await client.listContainers(all: true, labels: ["\(SandboxManager.Label.node)=\(manager.configuration.node)"])
+        #expect(leftovers.isEmpty)
+        #expect(try await client.listVolumes(labels: ["\(SandboxManager.Label.node)=\(manager.configuration.node)"]).isEmpty)
+        #expect(try await store.liveSandboxes(node: manager.configuration.node).isEmpty)
+    }
 }

@@ -102,16 +102,27 @@ public struct Mount: Codable, Sendable, Equatable {
     public var source: String?
     public var target: String
     public var readOnly: Bool?
+    /// For a named volume the engine creates on the fly: its labels (saves a separate create call).
+    public var volumeOptions: VolumeOptions?
 
-    public init(type: Kind, source: String?, target: String, readOnly: Bool? = nil) {
+    public struct VolumeOptions: Codable, Sendable, Equatable {
+        public var labels: [String: String]?
+
+        public init(labels: [String: String]?) { self.labels = labels }
+
+        enum CodingKeys: String, CodingKey { case labels = "Labels" }
+    }
+
+    public init(type: Kind, source: String?, target: String, readOnly: Bool? = nil, volumeOptions: VolumeOptions? = nil) {
         self.type = type
         self.source = source
         self.target = target
         self.readOnly = readOnly
+        self.volumeOptions = volumeOptions
     }
 
     enum CodingKeys: String, CodingKey {
-        case type = "Type", source = "Source", target = "Target", readOnly = "ReadOnly"
+        case type = "Type", source = "Source", target = "Target", readOnly = "ReadOnly", volumeOptions = "VolumeOptions"
     }
 }
 
