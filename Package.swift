@@ -62,6 +62,7 @@ let package = Package(
 
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "SandboxesTests", dependencies: ["Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
+        .testTarget(name: "AgentsTests", dependencies: ["Agents", "KnifyTestSupport"]),
         .testTarget(name: "KnifyServerTests", dependencies: [
             "KnifyServer",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

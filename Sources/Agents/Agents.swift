@@ -1,1 +1,0 @@
-// Agents: see ../shared/design/ARCHITECTURE.md for what this module owns.
