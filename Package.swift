@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C shims: typed wrappers for the variadic calls Swift cannot import. No logic here.
@@ -26,13 +27,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SandboxPolicy", dependencies: ["CSeccomp", "CCap", "DockerEngine"]),
-        .target(name: "Storage"),
+        .target(name: "Storage", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Sandboxes", dependencies: [
             "DockerEngine", "SandboxPolicy", "Storage",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Agents"),
-        .target(name: "Jobs", dependencies: ["Agents", "Sandboxes", "Storage"]),
+        .target(name: "Jobs", dependencies: [
+            "Agents", "Sandboxes", "Storage", "DockerEngine",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Knaps", dependencies: ["Jobs"]),
         .target(name: "KnifyServer", dependencies: [
             "Jobs", "Knaps", "Sandboxes", "DockerEngine",
@@ -63,6 +67,8 @@ let package = Package(
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "SandboxesTests", dependencies: ["Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "KnifyTestSupport"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Agents", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "KnifyServerTests", dependencies: [
             "KnifyServer",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

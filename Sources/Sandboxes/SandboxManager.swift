@@ -236,6 +236,35 @@ public actor SandboxManager {
         }
     }
 
+    /// The exit code of a finished execution (-1 if the engine has none).
+    public func exitCode(of execution: Execution) async throws(SandboxError) -> Int {
+        do {
+            return try await client.inspectExec(execution.execId).exitCode ?? -1
+        } catch {
+            throw SandboxError("reading the exit code failed: \(error.message)", docker: error)
+        }
+    }
+
+    /// Reads a file or folder out of a sandbox as a tar (paused sandboxes too: the archive API needs no process).
+    public func archive(_ id: String, path: String) async throws(SandboxError) -> [UInt8] {
+        let record = try await liveRecord(id)
+        do {
+            return try await client.getArchive(in: record.containerName, path: path).tar
+        } catch {
+            throw SandboxError("reading \(path) from sandbox \(id) failed: \(error.message)", docker: error)
+        }
+    }
+
+    /// Puts a tar into a sandbox at `path`.
+    public func putArchive(_ id: String, path: String, tar: [UInt8]) async throws(SandboxError) {
+        let record = try await liveRecord(id)
+        do {
+            try await client.putArchive(in: record.containerName, path: path, tar: tar)
+        } catch {
+            throw SandboxError("writing to \(path) in sandbox \(id) failed: \(error.message)", docker: error)
+        }
+    }
+
     /// Runs a command to completion, or until `timeout`, when its processes are killed and `timedOut` is set.
     public func run(_ id: String, _ spec: ExecSpec, timeout: Duration) async throws(SandboxError) -> (result: ExecResult, timedOut: Bool) {
         let execution = try await startExecution(id, spec)

@@ -51,8 +51,8 @@ public struct SandboxRecord: Codable, Sendable, Equatable {
     }
 }
 
-/// Sandbox persistence, injected into the sandbox manager. SQLite and PostgreSQL stores implement it; `MemoryStore`
-/// serves tests and throwaway runs.
+/// Sandbox persistence, injected into the sandbox manager. SQLite and PostgreSQL stores implement it
+/// (`SQLiteStore()` in memory serves tests and throwaway runs).
 public protocol SandboxStore: Sendable {
     func saveSandbox(_ record: SandboxRecord) async throws
     func sandbox(id: String) async throws -> SandboxRecord?
@@ -60,20 +60,4 @@ public protocol SandboxStore: Sendable {
     func liveSandboxes(node: String) async throws -> [SandboxRecord]
     /// The live sandbox bound to an agent session, if any.
     func liveSandbox(session: String) async throws -> SandboxRecord?
-}
-
-/// An in-process store: nothing survives the process.
-public actor MemoryStore: SandboxStore {
-    private var sandboxes: [String: SandboxRecord] = [:]
-
-    public init() {}
-
-    public func saveSandbox(_ record: SandboxRecord) { sandboxes[record.id] = record }
-    public func sandbox(id: String) -> SandboxRecord? { sandboxes[id] }
-    public func liveSandboxes(node: String) -> [SandboxRecord] {
-        sandboxes.values.filter { $0.node == node && $0.isLive }.sorted { $0.createdAt < $1.createdAt }
-    }
-    public func liveSandbox(session: String) -> SandboxRecord? {
-        sandboxes.values.filter { $0.sessionId == session && $0.isLive }.max { $0.lastUsedAt < $1.lastUsedAt }
-    }
 }

@@ -44,10 +44,10 @@ struct KnifyBench: AsyncParsableCommand {
 
         var quiet = Logger(label: "knify.bench")
         quiet.logLevel = .warning
-        let cold = SandboxManager(client: client, store: MemoryStore(),
+        let cold = SandboxManager(client: client, store: try SQLiteStore(),
                                   configuration: .init(node: node, policies: [policy: loaded], defaultPolicy: policy),
                                   logger: quiet)
-        let warm = SandboxManager(client: client, store: MemoryStore(),
+        let warm = SandboxManager(client: client, store: try SQLiteStore(),
                                   configuration: .init(node: node, policies: [policy: loaded], defaultPolicy: policy,
                                                        warmPool: [policy: 1]),
                                   logger: quiet)

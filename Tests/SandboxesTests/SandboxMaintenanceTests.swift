@@ -15,9 +15,9 @@ struct SandboxMaintenanceTests {
         }) ?? [:]
     }()
 
-    func manager(store: MemoryStore = MemoryStore(), node: String = TestEngine.uniqueName("node"),
-                 warmPool: [String: Int] = [:], client: DockerClient = TestEngine.client) -> SandboxManager {
-        SandboxManager(client: client, store: store,
+    func manager(store: SQLiteStore? = nil, node: String = TestEngine.uniqueName("node"),
+                 warmPool: [String: Int] = [:], client: DockerClient = TestEngine.client) throws -> SandboxManager {
+        SandboxManager(client: client, store: try store ?? SQLiteStore(),
                        configuration: .init(image: TestEngine.image, node: node, policies: Self.policies, warmPool: warmPool))
     }
 
@@ -33,7 +33,7 @@ struct SandboxMaintenanceTests {
 
     @Test("idle TTL reaps paused sandboxes; keep-alive holds them; max lifetime wins over keep-alive")
     func reaping() async throws {
-        let manager = manager()
+        let manager = try manager()
         let idleTTL = try #require(Self.policies["default"]).idleTTL
         let lifetime = try #require(Self.policies["default"]).maxLifetime
         let paused = try await manager.acquire(.init()).record
@@ -59,7 +59,7 @@ struct SandboxMaintenanceTests {
     @Test("the warm pool fills, hands out started sandboxes with the workspace copied in, refills, and drains")
     func warmPool() async throws {
         let node = TestEngine.uniqueName("pool")
-        let manager = manager(node: node, warmPool: ["default": 2])
+        let manager = try manager(node: node, warmPool: ["default": 2])
         await manager.fillPool()
         #expect(await manager.poolStatus()["default"] == .init(ready: 2, target: 2, hits: 0, misses: 0))
 
@@ -86,10 +86,10 @@ struct SandboxMaintenanceTests {
     @Test("crash recovery: a new manager adopts known sandboxes, removes unknown ones after the grace, marks vanished ones lost")
     func crashRecovery() async throws {
         let node = TestEngine.uniqueName("crash")
-        let store = MemoryStore()
+        let store = try SQLiteStore()
         // The first manager's process "dies" at the end of this scope: no cleanup runs.
         let (kept, vanishing) = try await { () async throws -> (SandboxRecord, SandboxRecord) in
-            let first = manager(store: store, node: node)
+            let first = try manager(store: store, node: node)
             let kept = try await first.acquire(.init(sessionId: "s1")).record
             try await first.pause(kept.id)
             return (kept, try await first.acquire(.init()).record)
@@ -102,7 +102,7 @@ struct SandboxMaintenanceTests {
         spec.labels?[TestEngine.testLabel] = nil
         let orphan = try await client.createContainer(spec, name: "knify-\(orphanId)")
 
-        let second = manager(store: store, node: node)
+        let second = try manager(store: store, node: node)
         let young = try await second.reconcile(grace: 3600)
         #expect(young.removedOrphans.isEmpty, "a young container must survive the grace period")
         #expect(young.adopted == [kept.id])
@@ -129,7 +129,7 @@ struct SandboxMaintenanceTests {
         let link = "/tmp/knify-outage-\(UUID().uuidString.prefix(8)).sock"
         defer { unlink(link) }
         let node = TestEngine.uniqueName("outage")
-        let manager = manager(node: node, warmPool: ["default": 1], client: DockerClient(socketPath: link))
+        let manager = try manager(node: node, warmPool: ["default": 1], client: DockerClient(socketPath: link))
 
         let down = await #expect(throws: SandboxError.self) { try await manager.acquire(.init()) }
         #expect(down?.code == .engineUnavailable)

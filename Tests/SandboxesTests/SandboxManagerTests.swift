@@ -11,11 +11,11 @@ struct SandboxManagerTests {
     let client = TestEngine.client
 
     /// A manager on a node of its own, so parallel tests never see each other's sandboxes.
-    func makeManager(image: String = TestEngine.image) throws -> (SandboxManager, MemoryStore) {
+    func makeManager(image: String = TestEngine.image) throws -> (SandboxManager, SQLiteStore) {
         let policies = try ["default", "strict"].reduce(into: [String: Policy]()) {
             $0[$1] = try Policy.load(named: $1, from: TestFixtures.policiesDirectory)
         }
-        let store = MemoryStore()
+        let store = try SQLiteStore()
         let configuration = SandboxManager.Configuration(image: image, node: TestEngine.uniqueName("node"), policies: policies)
         return (SandboxManager(client: client, store: store, configuration: configuration), store)
     }
@@ -151,7 +151,7 @@ struct SandboxManagerTests {
         try #"{"seccomp":"\#(profile)","memory":"256m","cpus":1,"pids":64,"tmpfs":{"/tmp":"size=lots"}}"#
             .write(to: directory.appendingPathComponent("broken.json"), atomically: true, encoding: .utf8)
         let broken = try Policy.load(named: "broken", from: directory.path)
-        let store = MemoryStore()
+        let store = try SQLiteStore()
         let manager = SandboxManager(client: client, store: store, configuration: .init(
             image: TestEngine.image, node: TestEngine.uniqueName("node"), policies: ["broken": broken], defaultPolicy: "broken"))
 

@@ -1,0 +1,50 @@
+import Storage
+
+/// Fans a job's agent events out to live subscribers (SSE clients, the console) as the executor stores them, so
+/// nobody polls the store in a loop. Followers replay from the store first, then continue live (see
+/// `JobExecutor.follow`).
+public actor JobEventHub {
+    public enum Item: Sendable, Equatable {
+        case event(AgentEventRow)
+        /// The job reached a final state; nothing follows.
+        case done(JobRecord.Status)
+    }
+
+    private var subscribers: [String: [Int: AsyncStream<Item>.Continuation]] = [:]
+    private var nextId = 0
+
+    public init() {}
+
+    /// A live feed of one job, from now on. Buffers up to `limit` items for a slow reader, then drops the oldest:
+    /// the reader can always catch up from the store by sequence number.
+    public func subscribe(jobId: String, limit: Int = 65_536) -> (id: Int, stream: AsyncStream<Item>) {
+        let (stream, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .bufferingNewest(limit))
+        nextId += 1
+        let id = nextId
+        subscribers[jobId, default: [:]][id] = continuation
+        continuation.onTermination = { _ in Task { await self.unsubscribe(jobId: jobId, id: id) } }
+        return (id, stream)
+    }
+
+    public func unsubscribe(jobId: String, id: Int) {
+        subscribers[jobId]?[id] = nil
+        if subscribers[jobId]?.isEmpty == true { subscribers[jobId] = nil }
+    }
+
+    func publish(jobId: String, _ rows: [AgentEventRow]) {
+        guard let continuations = subscribers[jobId]?.values else { return }
+        for continuation in continuations {
+            for row in rows { continuation.yield(.event(row)) }
+        }
+    }
+
+    func finish(jobId: String, status: JobRecord.Status) {
+        guard let continuations = subscribers.removeValue(forKey: jobId)?.values else { return }
+        for continuation in continuations {
+            continuation.yield(.done(status))
+            continuation.finish()
+        }
+    }
+
+    public var subscriberCount: Int { subscribers.values.reduce(0) { $0 + $1.count } }
+}

@@ -1,0 +1,79 @@
+import DockerEngine
+import Foundation
+import Sandboxes
+import Storage
+
+/// Artifacts are the files a job created or changed under /workspace: a checksum listing before the agent runs,
+/// another after, and the difference read out of the sandbox.
+extension JobExecutor {
+    /// Path → checksum of every regular file in the workspace (the agent's own state folder left out).
+    func snapshot(_ sandboxId: String) async throws(JobError) -> [String: String] {
+        let script = "cd /workspace && find . -type f ! -path './.knify-agent/*' -exec md5sum {} + 2>/dev/null; true"
+        let listing = try await sandboxCall {
+            try await sandboxes.run(sandboxId, ExecSpec(cmd: ["sh", "-c", script], workingDir: "/workspace"),
+                                    timeout: .seconds(120))
+        }
+        var files: [String: String] = [:]
+        for line in listing.result.stdoutText.split(separator: "\n") {
+            // md5sum prints "<hash>  <path>"; paths are relative to /workspace ("./x").
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            var path = parts[1].trimmingCharacters(in: .whitespaces)
+            if path.hasPrefix("./") { path.removeFirst(2) }
+            files[path] = String(parts[0])
+        }
+        return files
+    }
+
+    func collectArtifacts(_ jobId: String, sandbox: String, before: [String: String]) async throws(JobError) {
+        let after = try await snapshot(sandbox)
+        let changed = after.filter { before[$0.key] != $0.value }.keys.sorted()
+        var artifacts: [ArtifactRecord] = []
+        for path in changed.prefix(configuration.artifactMaximumCount) {
+            let tar: [UInt8]
+            do {
+                tar = try await sandboxes.archive(sandbox, path: "/workspace/" + path)
+            } catch {
+                try await stage(jobId, "artifacts_collected", "could not read \(path): \(error.message)", level: .warning)
+                continue
+            }
+            guard let entry = (try? TarReader.entries(tar))?.first(where: { $0.kind == .file }) else { continue }
+            let size = Int64(entry.contents.count)
+            if size > configuration.artifactMaximumBytes {
+                artifacts.append(ArtifactRecord(path: path, size: size, kind: "binary"))
+                try await stage(jobId, "artifacts_collected",
+                                "\(path) is \(size >> 20) MiB, over the \(configuration.artifactMaximumBytes >> 20) MiB limit: listed, not kept",
+                                level: .warning)
+                continue
+            }
+            let contents = Self.redact(entry.contents, secrets: Array(configuration.agentKeys.values))
+            artifacts.append(ArtifactRecord(path: path, size: Int64(contents.count), kind: Self.kind(of: path, contents),
+                                            content: Data(contents)))
+        }
+        try await storeCall { [artifacts] in try await store.saveArtifacts(jobId: jobId, artifacts) }
+        var detail = "\(artifacts.count) file\(artifacts.count == 1 ? "" : "s") collected"
+        if changed.count > configuration.artifactMaximumCount {
+            detail += "; \(changed.count - configuration.artifactMaximumCount) more over the limit of \(configuration.artifactMaximumCount)"
+        }
+        try await stage(jobId, "artifacts_collected", detail)
+    }
+
+    /// Vendor keys never leave the sandbox, even when an agent writes one into a file.
+    static func redact(_ bytes: [UInt8], secrets: [String]) -> [UInt8] {
+        var data = Data(bytes)
+        for secret in secrets where !secret.isEmpty {
+            let needle = Data(secret.utf8)
+            while let range = data.range(of: needle) { data.replaceSubrange(range, with: Data("[REDACTED]".utf8)) }
+        }
+        return Array(data)
+    }
+
+    /// `json` when it parses as JSON, `text` when it is UTF-8 without NUL, else `binary`.
+    static func kind(of path: String, _ bytes: [UInt8]) -> String {
+        if path.hasSuffix(".json"), (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil {
+            return "json"
+        }
+        if !bytes.contains(0), String(validating: bytes, as: UTF8.self) != nil { return "text" }
+        return "binary"
+    }
+}

@@ -1,0 +1,264 @@
+import Agents
+import DockerEngine
+import Foundation
+import Sandboxes
+import Storage
+
+extension JobExecutor {
+    /// A spec checked against the reference's required and conditional fields.
+    struct ValidatedSpec {
+        var spec: JobSpec
+        /// Nil for `user_exam`, which runs the report tool instead of an agent.
+        var driver: AgentDriver?
+        var model: String
+        var workspace: URL?
+    }
+
+    func validate(_ spec: JobSpec) throws(JobError) -> ValidatedSpec {
+        guard JobType.all.contains(spec.jobType) else {
+            throw JobError(.invalidSpec, "unknown job_type \(spec.jobType); expected one of \(JobType.all.joined(separator: ", "))")
+        }
+        if let session = spec.sessionId,
+           session.range(of: #"^[A-Za-z0-9._-]{1,128}$"#, options: .regularExpression) == nil {
+            throw JobError(.invalidSpec, "session_id may hold letters, digits, '.', '_' and '-' (at most 128)")
+        }
+        if let metadata = spec.metadata, case .object = metadata {} else if spec.metadata != nil {
+            throw JobError(.invalidSpec, "metadata must be an object")
+        }
+        let workspace = try spec.workspacePath.map { path throws(JobError) in try configuration.workspaces.resolve(path) }
+        if spec.jobType == JobType.userExam {
+            guard let user = spec.userId, !user.isEmpty else { throw JobError(.invalidSpec, "user_id is required for user_exam") }
+            guard let range = spec.timeRange else {
+                throw JobError(.invalidSpec, "time_range {from, to} (ISO-8601) is required for user_exam")
+            }
+            guard range.from <= range.to else { throw JobError(.invalidSpec, "time_range.from is after time_range.to") }
+            _ = user
+            return ValidatedSpec(spec: spec, driver: nil, model: "n/a", workspace: workspace)
+        }
+        guard let driver = AgentDriver.forJobType(spec.jobType) else {
+            throw JobError(.invalidSpec, "unknown job_type \(spec.jobType)")
+        }
+        guard let prompt = spec.prompt, !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw JobError(.invalidSpec, "prompt is required for \(spec.jobType)")
+        }
+        guard prompt.utf8.count <= 256 << 10 else { throw JobError(.invalidSpec, "prompt is longer than 256 KiB") }
+        let model: String
+        do {
+            model = try driver.validateModel(spec.model)
+        } catch {
+            throw JobError(.invalidSpec, error.message)
+        }
+        return ValidatedSpec(spec: spec, driver: driver, model: model, workspace: workspace)
+    }
+
+    /// One job from start to final state. Whatever happens, the job ends `completed`, `failed` or `cancelled` with
+    /// a reason, its followers hear `done`, and its sandbox is paused for a continue.
+    func run(_ id: String) async {
+        defer { finished(id) }
+        var job: JobRecord
+        do {
+            job = try await current(id)
+        } catch {
+            logger.error("job vanished before it started", metadata: ["job": "\(id)", "error": "\(error)"])
+            return
+        }
+        guard job.status == .pending else { return }
+        if running[id]?.stopReason == .cancelled {
+            await finish(&job, .cancelled, error: "cancelled before it started", code: nil)
+            return
+        }
+        job.status = .running
+        job.startedAt = Date()
+        let result: Outcome
+        do {
+            try await storeCall { [job] in try await store.updateJob(job) }
+            let validated = try validate(try decode(job))
+            let sandbox = try await prepareSandbox(&job, validated)
+            if let driver = validated.driver {
+                result = try await runAgent(&job, validated, driver: driver, sandbox: sandbox)
+            } else {
+                result = try await runUserExam(&job, validated, sandbox: sandbox)
+            }
+        } catch {
+            result = outcome(of: error, job: job)
+        }
+        // Paused before the final state is announced: a continue that follows at once finds it ready to resume.
+        if let sandboxId = job.sandboxId, (try? await sandboxes.pause(sandboxId)) != nil {
+            try? await stage(id, "sandbox_paused", "Sandbox paused until a continue or a cleanup")
+        }
+        await finish(&job, result.status, error: result.error, code: result.code)
+    }
+
+    /// How a run ended, recorded once the sandbox is paused.
+    struct Outcome {
+        var status: JobRecord.Status
+        var error: String?
+        var code: String?
+
+        static let completed = Outcome(status: .completed)
+        static func failed(_ reason: String, code: String) -> Outcome { Outcome(status: .failed, error: reason, code: code) }
+    }
+
+    private func outcome(of error: JobError, job: JobRecord) -> Outcome {
+        switch running[job.id]?.stopReason {
+        case .cancelled?: return Outcome(status: .cancelled, error: "cancelled")
+        case .timedOut?: return .failed("timed out after \(configuration.jobTimeout)", code: "TIMEOUT")
+        case nil: return .failed(error.message, code: error.code == .sandbox ? "SANDBOX_ERROR" : "INTERNAL_ERROR")
+        }
+    }
+
+    /// Ends the job: final state, reason, stage event, followers told.
+    func finish(_ job: inout JobRecord, _ status: JobRecord.Status, error: String?, code: String?) async {
+        job.status = status
+        job.completedAt = Date()
+        job.error = status == .completed ? nil : error
+        job.errorCode = status == .completed ? nil : code
+        do {
+            try await storeCall { [job] in try await store.updateJob(job) }
+            let detail = switch status {
+            case .completed: "Job completed successfully"
+            case .cancelled: "Job cancelled"
+            default: "Job failed: \(error ?? "unknown")"
+            }
+            try await stage(job.id, status.rawValue, detail, level: status == .completed ? .info : status == .cancelled ? .warning : .error)
+        } catch {
+            logger.error("could not record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
+        await hub.finish(jobId: job.id, status: status)
+    }
+
+    /// The sandbox this job runs in: the parent's (continue), the session's, a warm one, or a new one.
+    private func prepareSandbox(_ job: inout JobRecord, _ validated: ValidatedSpec) async throws(JobError) -> SandboxRecord {
+        let record: SandboxRecord
+        if let pinned = job.sandboxId {
+            record = try await sandboxCall { try await sandboxes.resume(pinned) }
+            try await stage(job.id, "sandbox_reused", "Sandbox \(pinned) resumed for the next turn")
+        } else {
+            let workspace = try validated.workspace.map { url throws(JobError) in try configuration.workspaces.archive(url) }
+            let request = SandboxManager.AcquireRequest(policy: configuration.policies[job.jobType], jobId: job.id,
+                                                        sessionId: validated.spec.sessionId, workspace: workspace)
+            let acquired = try await sandboxCall { try await sandboxes.acquire(request) }
+            record = acquired.record
+            switch acquired {
+            case .reused: try await stage(job.id, "sandbox_reused", "Sandbox \(record.id) of session \(validated.spec.sessionId ?? "") resumed")
+            case .warm: try await stage(job.id, "sandbox_created", "Sandbox \(record.id) provisioned from the warm pool")
+            case .created: try await stage(job.id, "sandbox_created", "Sandbox \(record.id) provisioned")
+            }
+        }
+        job.sandboxId = record.id
+        try await storeCall { [job] in try await store.updateJob(job) }
+        return record
+    }
+
+    private func runAgent(_ job: inout JobRecord, _ validated: ValidatedSpec, driver: AgentDriver,
+                          sandbox: SandboxRecord) async throws(JobError) -> Outcome {
+        let key = configuration.agentKeys[driver.apiKeyVariable]
+        let secrets = key.map { [$0] } ?? []
+        let environment = driver.environment(apiKey: key)
+
+        // Cursor resumes an unknown id silently as a new chat, so Knify mints the id first and remembers it.
+        if job.agentSessionId == nil, let command = driver.createSessionCommand() {
+            let minted = try await sandboxCall {
+                try await sandboxes.run(sandbox.id, ExecSpec(cmd: command, env: environment, workingDir: "/workspace"),
+                                        timeout: .seconds(60))
+            }
+            let session = minted.result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard minted.result.exitCode == 0, !session.isEmpty else {
+                throw JobError(.sandbox, "\(driver.cli) create-chat failed: \(minted.result.stderrText.prefix(300))")
+            }
+            job.agentSessionId = session
+            try await storeCall { [job] in try await store.updateJob(job) }
+        }
+
+        let before = try await snapshot(sandbox.id)
+        let prompt = validated.spec.prompt ?? ""
+        let command = driver.turnCommand(prompt: prompt, model: validated.model, sessionId: job.agentSessionId,
+                                         workspace: "/workspace")
+        let execution = try await sandboxCall {
+            try await sandboxes.exec(sandbox.id, ExecSpec(cmd: command, env: environment, workingDir: "/workspace"))
+        }
+        running[job.id, default: Running()].execution = execution
+        if running[job.id]?.stopReason != nil { try? await sandboxes.terminate(execution) }
+        try await stage(job.id, "agent_started", "\(driver.cli) started (model \(validated.model))")
+        let timer = startTimer(job.id, execution)
+        defer { timer.cancel() }
+
+        var parser = driver.makeParser(secrets: secrets)
+        var lines = LineSplitter()
+        var stderr = BoundedText(limit: 64 << 10)
+        do {
+            for try await chunk in execution.output {
+                switch chunk {
+                case .stdout(let bytes):
+                    try await record(job.id, lines: lines.feed(bytes), parser: &parser)
+                case .stderr(let bytes):
+                    stderr.append(bytes)
+                }
+            }
+            if let last = lines.finish() { try await record(job.id, lines: [last], parser: &parser) }
+        } catch let error as JobError {
+            throw error
+        } catch {
+            throw JobError(.sandbox, "reading the agent's output failed: \(error)")
+        }
+        if let session = parser.sessionId, session != job.agentSessionId {
+            job.agentSessionId = session
+            try await storeCall { [job] in try await store.updateJob(job) }
+        }
+        if running[job.id]?.stopReason != nil { throw JobError(.sandbox, "stopped") }
+        let exitCode = try await sandboxCall { try await sandboxes.exitCode(of: execution) }
+        let failure = driver.failureReason(exitCode: exitCode, stderr: stderr.text, parser: parser)
+        try await collectArtifacts(job.id, sandbox: sandbox.id, before: before)
+        return failure.map { .failed($0, code: "AGENT_ERROR") } ?? .completed
+    }
+
+    /// Parses complete lines into events, stores them (one transaction) and hands them to followers.
+    private func record(_ id: String, lines: [String], parser: inout AgentStreamParser) async throws(JobError) {
+        guard !lines.isEmpty else { return }
+        let now = Date()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(ISO8601.string(date))
+        }
+        var rows: [AgentEventRow] = []
+        for line in lines {
+            for event in parser.parse(line: line, receivedAt: now) {
+                let json = (try? encoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                rows.append(AgentEventRow(ts: event.timestamp, type: event.type.rawValue, json: json, raw: event.raw))
+            }
+        }
+        let stored = try await storeCall { [rows] in try await store.appendAgentEvents(jobId: id, rows) }
+        await hub.publish(jobId: id, stored)
+    }
+
+    private func startTimer(_ id: String, _ execution: SandboxManager.Execution) -> Task<Void, Never> {
+        let timeout = configuration.jobTimeout
+        return Task {
+            do { try await Task.sleep(for: timeout) } catch { return }
+            await self.timedOut(id, execution)
+        }
+    }
+
+    private func timedOut(_ id: String, _ execution: SandboxManager.Execution) async {
+        guard running[id] != nil, running[id]?.stopReason == nil else { return }
+        running[id]?.stopReason = .timedOut
+        try? await sandboxes.terminate(execution)
+    }
+}
+
+/// Keeps the last `limit` bytes of a stream as text (the tail of stderr is where the reason is).
+struct BoundedText {
+    let limit: Int
+    private var bytes: [UInt8] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    mutating func append(_ more: [UInt8]) {
+        bytes += more
+        if bytes.count > limit { bytes.removeFirst(bytes.count - limit) }
+    }
+
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+}

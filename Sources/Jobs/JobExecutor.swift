@@ -1,0 +1,297 @@
+import Agents
+import DockerEngine
+import Foundation
+import Logging
+import Sandboxes
+import Storage
+
+/// Runs jobs: validates a spec, records the job, queues it under a concurrency limit, runs the agent in a sandbox,
+/// streams its events to the store and to followers, collects artifacts, and always ends the job in a final state
+/// with a reason.
+public actor JobExecutor {
+    public struct Configuration: Sendable {
+        /// Jobs running at once; the rest wait `pending`, first come first served.
+        public var concurrency: Int
+        /// A running job is stopped (`failed`, "timed out") after this long.
+        public var jobTimeout: Duration
+        public var workspaces: WorkspaceRoot
+        /// Vendor keys by variable name (`CURSOR_API_KEY`, …): injected into the agent's exec only.
+        public var agentKeys: [String: String]
+        /// The sandbox policy per job type; `default` otherwise.
+        public var policies: [String: String]
+        /// Files larger than this are listed as artifacts but their contents are not kept.
+        public var artifactMaximumBytes: Int64
+        /// At most this many artifacts per job.
+        public var artifactMaximumCount: Int
+        public var node: String
+
+        public init(concurrency: Int = 4, jobTimeout: Duration = .seconds(1800), workspaces: WorkspaceRoot,
+                    agentKeys: [String: String] = [:], policies: [String: String] = [:],
+                    artifactMaximumBytes: Int64 = 10 << 20, artifactMaximumCount: Int = 200, node: String = "local") {
+            self.concurrency = max(1, concurrency)
+            self.jobTimeout = jobTimeout
+            self.workspaces = workspaces
+            self.agentKeys = agentKeys
+            self.policies = policies
+            self.artifactMaximumBytes = artifactMaximumBytes
+            self.artifactMaximumCount = artifactMaximumCount
+            self.node = node
+        }
+    }
+
+    /// What a running job needs for cancel and timeout.
+    struct Running {
+        var execution: SandboxManager.Execution?
+        var stopReason: StopReason?
+    }
+
+    enum StopReason: Sendable {
+        case cancelled, timedOut
+    }
+
+    let store: any Store
+    let sandboxes: SandboxManager
+    public let hub: JobEventHub
+    public nonisolated let configuration: Configuration
+    let logger: Logger
+    var queue: [String] = []
+    var running: [String: Running] = [:]
+    var tasks: [String: Task<Void, Never>] = [:]
+
+    public init(store: any Store, sandboxes: SandboxManager, configuration: Configuration, hub: JobEventHub = JobEventHub(),
+                logger: Logger = Logger(label: "knify.jobs")) {
+        self.store = store
+        self.sandboxes = sandboxes
+        self.configuration = configuration
+        self.hub = hub
+        self.logger = logger
+    }
+
+    // MARK: - Submit, continue
+
+    /// Validates and records a job, then queues it. Answers with the job as recorded (`pending`, or `running` if a
+    /// slot was free and it has already started).
+    public func submit(_ spec: JobSpec, tenant: String) async throws(JobError) -> JobRecord {
+        _ = try validate(spec)
+        var job = JobRecord(id: JobID.make(), tenant: tenant, jobType: spec.jobType, specJSON: try encode(spec),
+                            userId: spec.subjectUserId)
+        job.node = configuration.node
+        job.agentSessionId = spec.sessionId
+        try await storeCall { try await store.insertJob(job) }
+        try await stage(job.id, "queued", "Job queued")
+        enqueue(job.id)
+        return try await current(job.id)
+    }
+
+    /// A follow-up turn in the parent's sandbox and agent session.
+    public func continueJob(_ parentId: String, spec: JobSpec, tenant: String?) async throws(JobError) -> JobRecord {
+        let parent = try await visibleJob(parentId, tenant: tenant)
+        guard parent.status.isFinal else {
+            throw JobError(.conflict, "job \(parentId) is \(parent.status.rawValue); continue it once it has finished")
+        }
+        guard spec.jobType == parent.jobType else {
+            throw JobError(.invalidSpec, "job_type must be \(parent.jobType), the parent's")
+        }
+        guard parent.jobType != JobType.userExam else {
+            throw JobError(.invalidSpec, "user_exam jobs have no conversation to continue")
+        }
+        _ = try validate(spec)
+        guard let sandboxId = parent.sandboxId,
+              let sandbox = try await sandboxCall({ try await sandboxes.sandbox(sandboxId) }), sandbox.isLive else {
+            throw JobError(.conflict, "the sandbox of job \(parentId) has been cleaned up; start a new job instead")
+        }
+        if try await storeCall({ try await store.unfinishedJobs() }).contains(where: { $0.sandboxId == sandboxId }) {
+            throw JobError(.conflict, "sandbox \(sandboxId) is busy with another turn")
+        }
+        var child = JobRecord(id: JobID.make(), tenant: parent.tenant, jobType: spec.jobType, specJSON: try encode(spec),
+                              userId: spec.subjectUserId ?? parent.userId, parentJobId: parent.id)
+        child.node = configuration.node
+        child.sandboxId = sandboxId
+        child.agentSessionId = parent.agentSessionId
+        try await storeCall { try await store.insertJob(child) }
+        try await stage(child.id, "queued", "Continuing job \(parent.id)")
+        enqueue(child.id)
+        return try await current(child.id)
+    }
+
+    // MARK: - Cancel, cleanup
+
+    /// Stops a job: a queued one never starts, a running one's agent is killed inside the sandbox. A finished job
+    /// is answered as it is.
+    public func cancel(_ id: String, tenant: String?) async throws(JobError) -> JobRecord {
+        var job = try await visibleJob(id, tenant: tenant)
+        if job.status == .pending, let index = queue.firstIndex(of: id) {
+            queue.remove(at: index)
+            job.status = .cancelled
+            job.completedAt = Date()
+            job.error = "cancelled before it started"
+            try await storeCall { try await store.updateJob(job) }
+            try await stage(id, "cancelled", "Job cancelled before it started", level: .warning)
+            await hub.finish(jobId: id, status: .cancelled)
+            return job
+        }
+        if job.status == .running || job.status == .pending {
+            running[id, default: Running()].stopReason = .cancelled
+            if let execution = running[id]?.execution {
+                try? await sandboxes.terminate(execution)
+            }
+            await tasks[id]?.value
+        }
+        return try await current(id)
+    }
+
+    /// Destroys the job's sandbox permanently, cancelling the job first if it still runs. Idempotent.
+    public func cleanup(_ id: String, tenant: String?) async throws(JobError) -> (job: JobRecord, alreadyCleaned: Bool) {
+        var job = try await visibleJob(id, tenant: tenant)
+        if !job.status.isFinal { job = try await cancel(id, tenant: tenant) }
+        guard let sandboxId = job.sandboxId,
+              let sandbox = try await sandboxCall({ try await sandboxes.sandbox(sandboxId) }), sandbox.isLive else {
+            return (job, true)
+        }
+        _ = try await sandboxCall { try await sandboxes.destroy(sandboxId, reason: "cleanup of job \(id)") }
+        try await stage(id, "sandbox_cleaned", "Sandbox \(sandboxId) destroyed")
+        return (try await current(id), false)
+    }
+
+    // MARK: - Reading
+
+    /// The job if the tenant may see it (nil tenant: admin, sees all); another tenant's job is not found.
+    public func visibleJob(_ id: String, tenant: String?) async throws(JobError) -> JobRecord {
+        guard let job = try await storeCall({ try await store.job(id: id) }), tenant == nil || job.tenant == tenant else {
+            throw JobError(.notFound, "no job \(id)")
+        }
+        return job
+    }
+
+    /// The job's agent events after `after`, then live ones until the job ends (`.done` last).
+    public func follow(_ id: String, after: Int) async throws(JobError) -> AsyncStream<JobEventHub.Item> {
+        let (subscription, live) = await hub.subscribe(jobId: id)
+        let stored = try await storeCall { try await store.agentEvents(jobId: id, after: after) }
+        let job = try await current(id)
+        let hub = hub
+        return AsyncStream { continuation in
+            var last = after
+            for row in stored {
+                continuation.yield(.event(row))
+                last = row.sequence
+            }
+            if job.status.isFinal {
+                continuation.yield(.done(job.status))
+                continuation.finish()
+                Task { await hub.unsubscribe(jobId: id, id: subscription) }
+                return
+            }
+            let pump = Task {
+                for await item in live {
+                    if case .event(let row) = item, row.sequence <= last { continue }
+                    if case .event(let row) = item { last = row.sequence }
+                    continuation.yield(item)
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in
+                pump.cancel()
+                Task { await hub.unsubscribe(jobId: id, id: subscription) }
+            }
+        }
+    }
+
+    // MARK: - Restart recovery
+
+    /// After a restart: queued jobs are queued again; jobs that were running end `failed` ("orchestrator
+    /// restarted") and their sandboxes are paused, which also freezes whatever the agent left running.
+    public func recover() async throws(JobError) {
+        for var job in try await storeCall({ try await store.unfinishedJobs() }) where job.node == configuration.node {
+            if job.status == .pending {
+                enqueue(job.id)
+                continue
+            }
+            job.status = .failed
+            job.error = "orchestrator restarted"
+            job.errorCode = "INTERNAL_ERROR"
+            job.completedAt = Date()
+            try await storeCall { try await store.updateJob(job) }
+            try await stage(job.id, "failed", "Job failed: orchestrator restarted", level: .error)
+            if let sandboxId = job.sandboxId { _ = try? await sandboxes.pause(sandboxId) }
+        }
+    }
+
+    // MARK: - Queue
+
+    func enqueue(_ id: String) {
+        queue.append(id)
+        startQueued()
+    }
+
+    private func startQueued() {
+        while tasks.count < configuration.concurrency, !queue.isEmpty {
+            let id = queue.removeFirst()
+            running[id] = Running()
+            tasks[id] = Task { await self.run(id) }
+        }
+    }
+
+    func finished(_ id: String) {
+        tasks[id] = nil
+        running[id] = nil
+        startQueued()
+    }
+
+    // MARK: - Helpers
+
+    func current(_ id: String) async throws(JobError) -> JobRecord {
+        guard let job = try await storeCall({ try await store.job(id: id) }) else {
+            throw JobError(.notFound, "no job \(id)")
+        }
+        return job
+    }
+
+    func stage(_ id: String, _ stage: String, _ detail: String, level: StageEvent.Level = .info) async throws(JobError) {
+        _ = try await storeCall { try await store.appendStage(jobId: id, StageEvent(stage: stage, level: level, detail: detail)) }
+    }
+
+    func storeCall<T>(_ body: () async throws -> T) async throws(JobError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw JobError(.store, "the job store failed", cause: error)
+        }
+    }
+
+    func sandboxCall<T>(_ body: () async throws -> T) async throws(JobError) -> T {
+        do {
+            return try await body()
+        } catch let error as SandboxError {
+            throw JobError(.sandbox, error.message, engineUnavailable: error.code == .engineUnavailable, cause: error)
+        } catch let error as JobError {
+            throw error
+        } catch {
+            throw JobError(.sandbox, "\(error)", cause: error)
+        }
+    }
+
+    func encode(_ spec: JobSpec) throws(JobError) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(spec) else { throw JobError(.invalidSpec, "the spec cannot be encoded") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func decode(_ job: JobRecord) throws(JobError) -> JobSpec {
+        do {
+            return try JSONDecoder().decode(JobSpec.self, from: Data(job.specJSON.utf8))
+        } catch {
+            throw JobError(.internalError, "the stored spec of job \(job.id) cannot be read", cause: error)
+        }
+    }
+}
+
+/// `job_` + 16 random base62 characters: never sequential.
+public enum JobID {
+    static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+    public static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "job_" + String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+}

@@ -1,1 +1,0 @@
-// Jobs: see ../shared/design/ARCHITECTURE.md for what this module owns.

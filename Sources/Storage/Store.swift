@@ -1,0 +1,60 @@
+import Foundation
+
+/// Everything Knify persists about jobs. SQLite (embedded default) and PostgreSQL (clusters) implement it; callers
+/// receive it injected and never see SQL.
+public protocol JobStore: Sendable {
+    func insertJob(_ job: JobRecord) async throws
+    /// Replaces the stored job; throws `StorageError.notFound` if there is none.
+    func updateJob(_ job: JobRecord) async throws
+    func job(id: String) async throws -> JobRecord?
+    /// A page of jobs and the total count matching the query.
+    func jobs(_ query: JobQuery) async throws -> (jobs: [JobRecord], total: Int)
+    /// Jobs not yet final, oldest first (restart recovery).
+    func unfinishedJobs() async throws -> [JobRecord]
+
+    /// Appends a stage event and returns it with its sequence number.
+    @discardableResult
+    func appendStage(jobId: String, _ event: StageEvent) async throws -> StageEvent
+    func stages(jobId: String) async throws -> [StageEvent]
+
+    /// Appends agent events in order, numbering them after the job's last one; returns them numbered.
+    @discardableResult
+    func appendAgentEvents(jobId: String, _ events: [AgentEventRow]) async throws -> [AgentEventRow]
+    /// The job's agent events with a sequence above `after`, in order.
+    func agentEvents(jobId: String, after: Int) async throws -> [AgentEventRow]
+
+    func saveArtifacts(jobId: String, _ artifacts: [ArtifactRecord]) async throws
+    /// Artifact metadata and inline contents.
+    func artifacts(jobId: String) async throws -> [ArtifactRecord]
+}
+
+/// The whole store the server is given.
+public typealias Store = JobStore & SandboxStore
+
+/// The one error type of the Storage layer.
+public struct StorageError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Sendable { case notFound, conflict, unavailable, corrupt }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+        public var description: String { value.rawValue }
+
+        public static let notFound = Code(.notFound)
+        public static let conflict = Code(.conflict)
+        /// The database cannot be opened or written (disk full, permissions).
+        public static let unavailable = Code(.unavailable)
+        public static let corrupt = Code(.corrupt)
+    }
+
+    public let code: Code
+    public let message: String
+    public let cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { cause.map { "\(message) [\($0)]" } ?? message }
+}

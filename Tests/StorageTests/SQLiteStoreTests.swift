@@ -1,0 +1,118 @@
+import Foundation
+import Storage
+import Testing
+
+@Suite("SQLite store (GRDB)")
+struct SQLiteStoreTests {
+    func fileStore() throws -> (SQLiteStore, String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("knify-store-\(UUID().uuidString)/knify.sqlite").path
+        return (try SQLiteStore(path: path), path)
+    }
+
+    func job(_ id: String, tenant: String = "ws_a", type: String = "cursor_task", user: String? = nil,
+             created: Date = Date()) -> JobRecord {
+        JobRecord(id: id, tenant: tenant, jobType: type, specJSON: #"{"job_type":"\#(type)","prompt":"p"}"#, userId: user,
+                  createdAt: created)
+    }
+
+    @Test("jobs round-trip and survive reopening the file")
+    func jobsPersist() async throws {
+        let (store, path) = try fileStore()
+        var record = job("job_1")
+        try await store.insertJob(record)
+        record.status = .completed
+        record.sandboxId = "sbx_1"
+        record.agentSessionId = "3f0c2a9e-5d1b-4c7e-9a55-0b8e2f6d1c44"
+        record.startedAt = Date()
+        record.completedAt = Date()
+        try await store.updateJob(record)
+
+        let reopened = try SQLiteStore(path: path)
+        let loaded = try #require(try await reopened.job(id: "job_1"))
+        #expect(loaded.status == .completed)
+        #expect(loaded.sandboxId == "sbx_1")
+        #expect(loaded.agentSessionId == record.agentSessionId)
+        #expect(loaded.specJSON == record.specJSON)
+        #expect(try await reopened.job(id: "job_missing") == nil)
+    }
+
+    @Test("updating a job that does not exist is notFound; inserting one twice is a conflict")
+    func missingAndDuplicate() async throws {
+        let store = try SQLiteStore()
+        let missing = await #expect(throws: StorageError.self) { try await store.updateJob(job("job_x")) }
+        #expect(missing?.code == .notFound)
+        try await store.insertJob(job("job_y"))
+        let duplicate = await #expect(throws: StorageError.self) { try await store.insertJob(job("job_y")) }
+        #expect(duplicate?.code == .conflict)
+    }
+
+    @Test("listing: newest first, filters, tenant isolation, totals for pagination")
+    func listing() async throws {
+        let store = try SQLiteStore()
+        let base = Date(timeIntervalSince1970: 1_800_000_000)
+        for index in 0..<25 {
+            var record = job(String(format: "job_%02d", index), tenant: index % 5 == 0 ? "ws_b" : "ws_a",
+                             type: index % 2 == 0 ? "cursor_task" : "claude_task", user: index < 10 ? "u1" : "u2",
+                             created: base.addingTimeInterval(Double(index)))
+            if index % 3 == 0 { record.status = .failed }
+            try await store.insertJob(record)
+        }
+        let page = try await store.jobs(JobQuery(tenant: "ws_a", limit: 5, offset: 0))
+        #expect(page.total == 20)
+        #expect(page.jobs.map(\.id) == ["job_24", "job_23", "job_22", "job_21", "job_19"])
+        let second = try await store.jobs(JobQuery(tenant: "ws_a", limit: 5, offset: 5))
+        #expect(second.jobs.first?.id == "job_18")
+        #expect(try await store.jobs(JobQuery(status: .failed, limit: 100)).total == 9)
+        #expect(try await store.jobs(JobQuery(jobType: "claude_task", limit: 100)).total == 12)
+        let window = try await store.jobs(JobQuery(userId: "u1", createdFrom: base.addingTimeInterval(3),
+                                                   createdTo: base.addingTimeInterval(6), limit: 100))
+        #expect(window.jobs.map(\.id) == ["job_06", "job_05", "job_04", "job_03"])
+        #expect(try await store.unfinishedJobs().count == 16)
+    }
+
+    @Test("stage and agent events are numbered per job and can be read after any sequence")
+    func events() async throws {
+        let store = try SQLiteStore()
+        try await store.insertJob(job("job_e"))
+        try await store.insertJob(job("job_f"))
+        #expect(try await store.appendStage(jobId: "job_e", StageEvent(stage: "queued", detail: "Job queued")).sequence == 1)
+        #expect(try await store.appendStage(jobId: "job_e", StageEvent(stage: "sandbox_created", detail: "Sandbox provisioned")).sequence == 2)
+        #expect(try await store.stages(jobId: "job_e").map(\.stage) == ["queued", "sandbox_created"])
+
+        let rows = (0..<5).map { AgentEventRow(ts: Date(), type: "agent_message", json: #"{"n":\#($0)}"#, raw: "line \($0)") }
+        let numbered = try await store.appendAgentEvents(jobId: "job_e", Array(rows[0..<3]))
+        #expect(numbered.map(\.sequence) == [1, 2, 3])
+        try await store.appendAgentEvents(jobId: "job_f", [rows[0]])
+        #expect(try await store.appendAgentEvents(jobId: "job_e", Array(rows[3...])).map(\.sequence) == [4, 5])
+        #expect(try await store.agentEvents(jobId: "job_e", after: 3).map(\.raw) == ["line 3", "line 4"])
+        #expect(try await store.agentEvents(jobId: "job_f", after: 0).count == 1)
+    }
+
+    @Test("artifacts keep binary contents exactly")
+    func artifacts() async throws {
+        let store = try SQLiteStore()
+        try await store.insertJob(job("job_a"))
+        let binary = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        try await store.saveArtifacts(jobId: "job_a", [
+            ArtifactRecord(path: "fibonacci.py", size: 5, kind: "text", content: Data("print".utf8)),
+            ArtifactRecord(path: "blob.bin", size: Int64(binary.count), kind: "binary", content: binary),
+        ])
+        let stored = try await store.artifacts(jobId: "job_a")
+        #expect(stored.map(\.path) == ["blob.bin", "fibonacci.py"])
+        #expect(stored.first?.content == binary)
+    }
+
+    @Test("sandbox records: live by node and by session")
+    func sandboxes() async throws {
+        let store = try SQLiteStore()
+        var a = SandboxRecord(id: "sbx_a", node: "n1", policy: "default", image: "img", state: .active, sessionId: "s1")
+        try await store.saveSandbox(a)
+        try await store.saveSandbox(SandboxRecord(id: "sbx_b", node: "n2", policy: "default", image: "img", state: .paused))
+        #expect(try await store.liveSandboxes(node: "n1").map(\.id) == ["sbx_a"])
+        #expect(try await store.liveSandbox(session: "s1")?.id == "sbx_a")
+        a.state = .cleaned
+        try await store.saveSandbox(a)
+        #expect(try await store.liveSandbox(session: "s1") == nil)
+        #expect(try await store.sandbox(id: "sbx_a")?.state == .cleaned)
+    }
+}
