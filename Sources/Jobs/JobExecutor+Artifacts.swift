@@ -47,8 +47,22 @@ extension JobExecutor {
                 continue
             }
             let contents = Self.redact(entry.contents, secrets: Array(configuration.agentKeys.values))
-            artifacts.append(ArtifactRecord(path: path, size: Int64(contents.count), kind: Self.kind(of: path, contents),
-                                            content: Data(contents)))
+            var artifact = ArtifactRecord(path: path, size: Int64(contents.count), kind: Self.kind(of: path, contents))
+            if Int64(contents.count) > configuration.artifactInlineBytes, let directory = configuration.artifactDirectory {
+                // Named by position, not by the agent's path: nothing the agent writes can steer where Knify writes.
+                let relative = "\(jobId)/\(artifacts.count)"
+                let file = URL(fileURLWithPath: directory).appendingPathComponent(relative)
+                do {
+                    try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try Data(contents).write(to: file)
+                } catch {
+                    throw JobError(.store, "cannot keep artifact \(path) under \(directory)", cause: error)
+                }
+                artifact.storedAt = relative
+            } else {
+                artifact.content = Data(contents)
+            }
+            artifacts.append(artifact)
         }
         try await storeCall { [artifacts] in try await store.saveArtifacts(jobId: jobId, artifacts) }
         var detail = "\(artifacts.count) file\(artifacts.count == 1 ? "" : "s") collected"
@@ -56,6 +70,17 @@ extension JobExecutor {
             detail += "; \(changed.count - configuration.artifactMaximumCount) more over the limit of \(configuration.artifactMaximumCount)"
         }
         try await stage(jobId, "artifacts_collected", detail)
+    }
+
+    /// An artifact's bytes, from the database or from its file; nil when the job has no such artifact or its
+    /// contents were over the size limit.
+    public func artifactContent(jobId: String, path: String) async throws(JobError) -> Data? {
+        guard let artifact = try await storeCall({ try await store.artifacts(jobId: jobId) }).first(where: { $0.path == path }) else {
+            return nil
+        }
+        if let content = artifact.content { return content }
+        guard let stored = artifact.storedAt, let directory = configuration.artifactDirectory else { return nil }
+        return FileManager.default.contents(atPath: URL(fileURLWithPath: directory).appendingPathComponent(stored).path)
     }
 
     /// Vendor keys never leave the sandbox, even when an agent writes one into a file.

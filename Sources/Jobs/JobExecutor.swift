@@ -21,13 +21,18 @@ public actor JobExecutor {
         public var policies: [String: String]
         /// Files larger than this are listed as artifacts but their contents are not kept.
         public var artifactMaximumBytes: Int64
+        /// Contents above this size go to a file under `artifactDirectory` (when set) instead of the database.
+        public var artifactInlineBytes: Int64 = 1 << 20
+        /// Where large artifacts are kept (`<data dir>/artifacts`); nil keeps everything in the database.
+        public var artifactDirectory: String?
         /// At most this many artifacts per job.
         public var artifactMaximumCount: Int
         public var node: String
 
         public init(concurrency: Int = 4, jobTimeout: Duration = .seconds(1800), workspaces: WorkspaceRoot,
                     agentKeys: [String: String] = [:], policies: [String: String] = [:],
-                    artifactMaximumBytes: Int64 = 10 << 20, artifactMaximumCount: Int = 200, node: String = "local") {
+                    artifactMaximumBytes: Int64 = 100 << 20, artifactMaximumCount: Int = 200, artifactDirectory: String? = nil,
+                    node: String = "local") {
             self.concurrency = max(1, concurrency)
             self.jobTimeout = jobTimeout
             self.workspaces = workspaces
@@ -35,6 +40,7 @@ public actor JobExecutor {
             self.policies = policies
             self.artifactMaximumBytes = artifactMaximumBytes
             self.artifactMaximumCount = artifactMaximumCount
+            self.artifactDirectory = artifactDirectory
             self.node = node
         }
     }

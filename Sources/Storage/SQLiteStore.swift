@@ -127,6 +127,27 @@ extension SQLiteStore {
                 t.primaryKey(["job_id", "path"])
             }
         }
+        migrator.registerMigration("v2-access") { db in
+            try db.create(table: "api_keys") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("prefix", .text).notNull()
+                t.column("hash", .text).notNull().unique()
+                t.column("scopes", .text).notNull()
+                t.column("tenant", .text).notNull()
+                t.column("tier", .text).notNull()
+                t.column("rateLimitPerHour", .integer)
+                t.column("createdAt", .datetime).notNull()
+                t.column("revokedAt", .datetime)
+            }
+            try db.create(table: "workspaces") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull().unique()
+                t.column("tenant", .text).notNull()
+                t.column("sizeBytes", .integer).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }
@@ -137,6 +158,59 @@ extension SandboxRecord: FetchableRecord, PersistableRecord {
 
 extension JobRecord: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "jobs"
+}
+
+extension APIKeyRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "api_keys"
+}
+
+extension WorkspaceRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "workspaces"
+}
+
+// MARK: - Access
+
+extension SQLiteStore {
+    public func insertAPIKey(_ key: APIKeyRecord) async throws {
+        try await write("recording API key \(key.id)") { db in try key.insert(db) }
+    }
+
+    public func apiKey(hash: String) async throws -> APIKeyRecord? {
+        try await read("looking up an API key") { db in
+            try APIKeyRecord.fetchOne(db, sql: "SELECT * FROM api_keys WHERE hash = ?", arguments: [hash])
+        }
+    }
+
+    public func apiKeys() async throws -> [APIKeyRecord] {
+        try await read("listing API keys") { db in try APIKeyRecord.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY createdAt") }
+    }
+
+    @discardableResult
+    public func revokeAPIKey(id: String) async throws -> Bool {
+        try await write("revoking API key \(id)") { db in
+            try db.execute(sql: "UPDATE api_keys SET revokedAt = COALESCE(revokedAt, ?) WHERE id = ?", arguments: [Date(), id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func insertWorkspace(_ workspace: WorkspaceRecord) async throws {
+        try await write("recording workspace \(workspace.name)") { db in try workspace.insert(db) }
+    }
+
+    public func workspace(name: String) async throws -> WorkspaceRecord? {
+        try await read("reading workspace \(name)") { db in
+            try WorkspaceRecord.fetchOne(db, sql: "SELECT * FROM workspaces WHERE name = ?", arguments: [name])
+        }
+    }
+
+    public func workspaces(tenant: String?) async throws -> [WorkspaceRecord] {
+        try await read("listing workspaces") { db in
+            if let tenant {
+                return try WorkspaceRecord.fetchAll(db, sql: "SELECT * FROM workspaces WHERE tenant = ? ORDER BY createdAt", arguments: [tenant])
+            }
+            return try WorkspaceRecord.fetchAll(db, sql: "SELECT * FROM workspaces ORDER BY createdAt")
+        }
+    }
 }
 
 // MARK: - Sandboxes

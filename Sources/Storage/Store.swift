@@ -28,8 +28,23 @@ public protocol JobStore: Sendable {
     func artifacts(jobId: String) async throws -> [ArtifactRecord]
 }
 
+/// API keys and uploaded workspaces.
+public protocol AccessStore: Sendable {
+    func insertAPIKey(_ key: APIKeyRecord) async throws
+    /// The key with this hash, revoked or not.
+    func apiKey(hash: String) async throws -> APIKeyRecord?
+    func apiKeys() async throws -> [APIKeyRecord]
+    /// Marks a key revoked; returns false if there is no such key.
+    @discardableResult
+    func revokeAPIKey(id: String) async throws -> Bool
+
+    func insertWorkspace(_ workspace: WorkspaceRecord) async throws
+    func workspace(name: String) async throws -> WorkspaceRecord?
+    func workspaces(tenant: String?) async throws -> [WorkspaceRecord]
+}
+
 /// The whole store the server is given.
-public typealias Store = JobStore & SandboxStore
+public typealias Store = JobStore & SandboxStore & AccessStore
 
 /// The one error type of the Storage layer.
 public struct StorageError: Error, Sendable, CustomStringConvertible {

@@ -251,4 +251,20 @@ struct JobExecutorTests {
             #expect(!report.contains("<pipe"))
         }
     }
+
+    @Test("large artifacts are kept in files under the data directory, binary-safe; small ones inline")
+    func largeArtifacts() async throws {
+        try await JobHarness().run { harness in
+            let prompt = "@@run head -c 3000000 /dev/urandom > big.bin && echo small > small.txt"
+            let (job, _) = try await harness.finish(try await harness.executor.submit(JobSpec(jobType: "cursor_task", prompt: prompt), tenant: "ws_a").id)
+            #expect(job.status == .completed, "error: \(job.error ?? "")")
+            let artifacts = try await harness.store.artifacts(jobId: job.id)
+            let big = try #require(artifacts.first { $0.path == "big.bin" })
+            #expect(big.kind == "binary" && big.size == 3_000_000 && big.content == nil && big.storedAt != nil)
+            let bytes = try #require(try await harness.executor.artifactContent(jobId: job.id, path: "big.bin"))
+            #expect(bytes.count == 3_000_000)
+            #expect(try await harness.executor.artifactContent(jobId: job.id, path: "small.txt") == Data("small\n".utf8))
+            #expect(try await harness.executor.artifactContent(jobId: job.id, path: "missing") == nil)
+        }
+    }
 }

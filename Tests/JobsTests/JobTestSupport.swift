@@ -33,7 +33,7 @@ struct JobHarness {
                                    configuration: .init(image: TestEngine.image, node: node, policies: Self.policies))
         executor = JobExecutor(store: store, sandboxes: sandboxes, configuration: .init(
             concurrency: concurrency, jobTimeout: timeout, workspaces: WorkspaceRoot(directory: workspacesRoot.path),
-            agentKeys: keys, node: node))
+            agentKeys: keys, artifactDirectory: directory.appendingPathComponent("artifacts").path, node: node))
     }
 
     /// Waits for the job's final state by following its events (no polling), returning the events and the job.

@@ -116,3 +116,43 @@ struct SQLiteStoreTests {
         #expect(try await store.sandbox(id: "sbx_a")?.state == .cleaned)
     }
 }
+
+@Suite("API keys and workspaces")
+struct AccessStoreTests {
+    @Test("a key is stored only as its hash, found by it, listed and revoked")
+    func apiKeys() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("knify-keys-\(UUID().uuidString)/k.sqlite").path
+        let store = try SQLiteStore(path: path)
+        let (key, record) = APIKeys.make(name: "ci", scopes: ["jobs:read", "jobs:write"], tenant: "ws_a", tier: "pro")
+        #expect(APIKeys.looksLikeKey(key))
+        #expect(key.hasPrefix("knify_live_"))
+        try await store.insertAPIKey(record)
+        let found = try #require(try await store.apiKey(hash: APIKeys.hash(key)))
+        #expect(found.scopes == ["jobs:read", "jobs:write"])
+        #expect(found.tenant == "ws_a" && found.tier == "pro" && !found.isRevoked)
+        #expect(try await store.apiKey(hash: APIKeys.hash(key + "x")) == nil)
+        #expect(try await store.revokeAPIKey(id: record.id))
+        #expect(try await store.apiKey(hash: APIKeys.hash(key))?.isRevoked == true)
+        #expect(try await store.revokeAPIKey(id: "key_missing") == false)
+        #expect(try await store.apiKeys().count == 1)
+
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path)) + ((try? Data(contentsOf: URL(fileURLWithPath: path + "-wal"))) ?? Data())
+        #expect(bytes.range(of: Data(key.utf8)) == nil, "the key itself must never be stored")
+        #expect(!APIKeys.looksLikeKey("knify_live_short"))
+        #expect(APIKeys.make(name: "t", scopes: [], tenant: "w", tier: "free", environment: .test).key.hasPrefix("knify_test_"))
+    }
+
+    @Test("workspaces by name and tenant; names are unique")
+    func workspaces() async throws {
+        let store = try SQLiteStore()
+        try await store.insertWorkspace(WorkspaceRecord(id: "wsp_1", name: "my-project", tenant: "ws_a", sizeBytes: 10))
+        try await store.insertWorkspace(WorkspaceRecord(id: "wsp_2", name: "other", tenant: "ws_b", sizeBytes: 20))
+        #expect(try await store.workspace(name: "my-project")?.tenant == "ws_a")
+        #expect(try await store.workspaces(tenant: "ws_b").map(\.name) == ["other"])
+        #expect(try await store.workspaces(tenant: nil).count == 2)
+        let duplicate = await #expect(throws: StorageError.self) {
+            try await store.insertWorkspace(WorkspaceRecord(id: "wsp_3", name: "my-project", tenant: "ws_b", sizeBytes: 1))
+        }
+        #expect(duplicate?.code == .conflict)
+    }
+}
