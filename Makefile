@@ -13,6 +13,7 @@ DEBIAN_PACKAGES := docker.io busybox-static curl gcc libc6-dev libcurl4-openssl-
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 TEST_FLAGS ?=
+BENCH_ITERATIONS ?= 15
 
 .PHONY: help deps engine engine-stop build probe image test bench run clean
 
@@ -60,8 +61,11 @@ test: image ## Run the whole test suite against the real engine.
 	swift test --skip-build $(TEST_FLAGS)
 
 bench: image ## Measure Knify against the raw engine API in one run, release build (results in bench/results/).
+	@python3 -c 'import docker' 2>/dev/null || pip install --quiet docker
 	swift build -c release --product knify-bench
-	.build/release/knify-bench $(BENCH_FLAGS)
+	mkdir -p bench/results
+	python3 bench/dockerpy_lifecycle.py --iterations $(BENCH_ITERATIONS) > bench/results/dockerpy.json
+	.build/release/knify-bench --iterations $(BENCH_ITERATIONS) --dockerpy bench/results/dockerpy.json $(BENCH_FLAGS)
 
 run: image ## Start everything and run the Knify server on 127.0.0.1:8080.
 	$(BIN)/knify serve

@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "Agents"),
         .target(name: "Jobs", dependencies: [
             "Agents", "Sandboxes", "Storage", "DockerEngine",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Knaps", dependencies: ["Jobs"]),
@@ -63,7 +64,7 @@ let package = Package(
         .target(name: "KnifyTestSupport", dependencies: ["DockerEngine"], path: "Tests/KnifyTestSupport"),
         // `make bench`: Knify next to the raw engine API, in one run.
         .executableTarget(name: "knify-bench", dependencies: [
-            "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine",
+            "Jobs", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

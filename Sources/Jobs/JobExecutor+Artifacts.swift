@@ -1,3 +1,4 @@
+import Crypto
 import DockerEngine
 import Foundation
 import Sandboxes
@@ -23,6 +24,18 @@ extension JobExecutor {
             files[path] = String(parts[0])
         }
         return files
+    }
+
+    /// The same listing computed from the tar copied into a fresh sandbox (md5, as `md5sum` prints it).
+    static func checksums(ofArchive tar: [UInt8]) -> [String: String] {
+        guard !tar.isEmpty, let entries = try? TarReader.entries(tar) else { return [:] }
+        var sums: [String: String] = [:]
+        for entry in entries where entry.kind == .file {
+            var path = entry.path
+            if path.hasPrefix("./") { path.removeFirst(2) }
+            sums[path] = Insecure.MD5.hash(data: entry.contents).map { String(format: "%02x", $0) }.joined()
+        }
+        return sums
     }
 
     func collectArtifacts(_ jobId: String, sandbox: String, before: [String: String]) async throws(JobError) {

@@ -73,9 +73,9 @@ extension JobExecutor {
         do {
             try await storeCall { [job] in try await store.updateJob(job) }
             let validated = try validate(try decode(job))
-            let sandbox = try await prepareSandbox(&job, validated)
+            let (sandbox, baseline) = try await prepareSandbox(&job, validated)
             if let driver = validated.driver {
-                result = try await runAgent(&job, validated, driver: driver, sandbox: sandbox)
+                result = try await runAgent(&job, validated, driver: driver, sandbox: sandbox, baseline: baseline)
             } else {
                 result = try await runUserExam(&job, validated, sandbox: sandbox)
             }
@@ -127,9 +127,13 @@ extension JobExecutor {
         await hub.finish(jobId: job.id, status: status)
     }
 
-    /// The sandbox this job runs in: the parent's (continue), the session's, a warm one, or a new one.
-    private func prepareSandbox(_ job: inout JobRecord, _ validated: ValidatedSpec) async throws(JobError) -> SandboxRecord {
+    /// The sandbox this job runs in: the parent's (continue), the session's, a warm one, or a new one. For a fresh
+    /// sandbox it also answers the workspace's checksums, known from what was copied in, so no listing is needed.
+    private func prepareSandbox(_ job: inout JobRecord, _ validated: ValidatedSpec)
+        async throws(JobError) -> (SandboxRecord, baseline: [String: String]?)
+    {
         let record: SandboxRecord
+        var baseline: [String: String]?
         if let pinned = job.sandboxId {
             record = try await sandboxCall { try await sandboxes.resume(pinned) }
             try await stage(job.id, "sandbox_reused", "Sandbox \(pinned) resumed for the next turn")
@@ -144,33 +148,23 @@ extension JobExecutor {
             case .warm: try await stage(job.id, "sandbox_created", "Sandbox \(record.id) provisioned from the warm pool")
             case .created: try await stage(job.id, "sandbox_created", "Sandbox \(record.id) provisioned")
             }
+            if case .reused = acquired {} else { baseline = Self.checksums(ofArchive: workspace ?? []) }
         }
         job.sandboxId = record.id
         try await storeCall { [job] in try await store.updateJob(job) }
-        return record
+        return (record, baseline)
     }
 
     private func runAgent(_ job: inout JobRecord, _ validated: ValidatedSpec, driver: AgentDriver,
-                          sandbox: SandboxRecord) async throws(JobError) -> Outcome {
+                          sandbox: SandboxRecord, baseline: [String: String]?) async throws(JobError) -> Outcome {
         let key = configuration.agentKeys[driver.apiKeyVariable]
         let secrets = key.map { [$0] } ?? []
         let environment = driver.environment(apiKey: key)
 
-        // Cursor resumes an unknown id silently as a new chat, so Knify mints the id first and remembers it.
-        if job.agentSessionId == nil, let command = driver.createSessionCommand() {
-            let minted = try await sandboxCall {
-                try await sandboxes.run(sandbox.id, ExecSpec(cmd: command, env: environment, workingDir: "/workspace"),
-                                        timeout: .seconds(60))
-            }
-            let session = minted.result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard minted.result.exitCode == 0, !session.isEmpty else {
-                throw JobError(.sandbox, "\(driver.cli) create-chat failed: \(minted.result.stderrText.prefix(300))")
-            }
-            job.agentSessionId = session
-            try await storeCall { [job] in try await store.updateJob(job) }
-        }
-
-        let before = try await snapshot(sandbox.id)
+        // The agent's session id is taken from its stream (every CLI reports it in its first line) and stored, so the
+        // next turn resumes it; no separate `create-chat` round trip is needed.
+        let before: [String: String]
+        if let baseline { before = baseline } else { before = try await snapshot(sandbox.id) }
         let prompt = validated.spec.prompt ?? ""
         let command = driver.turnCommand(prompt: prompt, model: validated.model, sessionId: job.agentSessionId,
                                          workspace: "/workspace")

@@ -18,19 +18,16 @@ struct KnifyBench: AsyncParsableCommand {
     @Option(help: "Repetitions per measurement (the median is reported).") var iterations = 15
     @Option(help: "Policy to create sandboxes from.") var policy = "default"
     @Option(help: "The policies folder.") var policies = "Policies"
-    @Option(help: "Write the results as JSON here.") var output = "bench/results/sandboxes.json"
+    @Option(help: "Write the results as JSON here.") var output = "bench/results/latest.json"
+    @Flag(inversion: .prefixedNo, help: "Also measure jobs (submit, warm start, continue, full lifecycle).") var jobs = true
+    @Option(help: "JSON from bench/dockerpy_lifecycle.py, to compare the full lifecycle against.") var dockerpy: String?
 
     func run() async throws {
         let client = try DockerClient(environment: ProcessInfo.processInfo.environment)
         let loaded = try Policy.load(named: policy, from: policies)
         let node = "knify-bench-\(UUID().uuidString.prefix(8).lowercased())"
-        var samples: [String: [Double]] = [:]
-        func time(_ name: String, _ body: () async throws -> Void) async throws {
-            let start = ContinuousClock.now
-            try await body()
-            let elapsed = ContinuousClock.now - start
-            samples[name, default: []].append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
-        }
+        let recorder = Recorder()
+        func time(_ name: String, _ body: () async throws -> Void) async throws { try await recorder.time(name, body) }
 
         // Raw Engine API: the same container configuration Knify creates (its own workspace volume included),
         // without Knify around it. Raw and Knify steps alternate so drift in the machine hits both alike.
@@ -92,21 +89,30 @@ struct KnifyBench: AsyncParsableCommand {
         try await client.removeContainer(running, force: true, volumes: true)
         try? await client.removeVolume(name: "\(node)-raw", force: true)
 
-        let medians = samples.mapValues(Self.median)
+        if jobs { try await measureJobs(client: client, policy: loaded, node: node, recorder: recorder) }
+        var medians = recorder.samples.mapValues(Self.median)
+        if let dockerpy, let data = FileManager.default.contents(atPath: dockerpy),
+           let object = try JSONSerialization.jsonObject(with: data) as? [String: Any], let median = object["median_ms"] as? Double {
+            medians["docker-py lifecycle"] = median
+        }
         let comparisons: [(String, String, String, Double?)] = [
             ("cold acquire", "knify cold acquire", "raw create+start", nil),
             ("warm acquire + first exec", "knify warm acquire+first exec", "raw exec (warm pair)", 1.1),
             ("exec", "knify exec", "raw exec", nil),
             ("pause + resume", "knify pause+resume", "raw pause+unpause", nil),
+            ("job start, cold (submit → first agent event)", "knify job cold start", "raw create+start+exec first byte", 1.1),
+            ("job start, warm pool", "knify job warm start", "raw exec first byte", 1.1),
+            ("continue (→ first agent event)", "knify continue start", "raw unpause+exec first byte", 1.15),
+            ("full job lifecycle", "knify job lifecycle", "docker-py lifecycle", 0.9),
         ]
         print("Sandbox operations, median of \(iterations) (ms) — policy \(policy), engine \(try await client.version().version)")
-        print("operation                     knify      raw        ratio   goal")
+        print("operation".padding(toLength: 46, withPad: " ", startingAt: 0) + "knify      baseline   ratio   goal")
         var rows: [[String: Any]] = []
         for (label, knify, raw, goal) in comparisons {
             guard let k = medians[knify], let r = medians[raw] else { continue }
             let ratio = k / r
             let goalText = goal.map { ratio <= $0 ? "≤ \($0) met" : "≤ \($0) MISSED" } ?? ""
-            print(label.padding(toLength: 30, withPad: " ", startingAt: 0)
+            print(label.padding(toLength: 46, withPad: " ", startingAt: 0)
                   + String(format: "%-10.2f %-10.2f %-7.2f ", k, r, ratio) + goalText)
             rows.append(["operation": label, "knify_ms": k, "raw_ms": r, "ratio": ratio, "goal": goal as Any])
         }
@@ -124,5 +130,25 @@ struct KnifyBench: AsyncParsableCommand {
         let sorted = values.sorted()
         return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2]
             : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
+/// Collects timings by name.
+final class Recorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String: [Double]] = [:]
+
+    var samples: [String: [Double]] { lock.withLock { values } }
+
+    func time(_ name: String, _ body: () async throws -> Void) async throws {
+        let start = ContinuousClock.now
+        try await body()
+        record(name, since: start)
+    }
+
+    func record(_ name: String, since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        lock.withLock { values[name, default: []].append(ms) }
     }
 }

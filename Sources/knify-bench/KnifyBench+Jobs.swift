@@ -1,0 +1,116 @@
+import DockerEngine
+import Foundation
+import Jobs
+import Logging
+import SandboxPolicy
+import Sandboxes
+import Storage
+
+extension KnifyBench {
+    static let agentCommand = ["cursor-agent", "-p", "--output-format", "stream-json", "--trust", "--force",
+                               "--workspace", "/workspace", "--model", "auto", "bench turn"]
+
+    /// Job start (cold, warm), continue and the full lifecycle through Knify, each next to the raw engine calls
+    /// that do the same work, alternating.
+    func measureJobs(client: DockerClient, policy: Policy, node: String, recorder: Recorder) async throws {
+        var quiet = Logger(label: "knify.bench")
+        quiet.logLevel = .warning
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("knify-bench-\(UUID().uuidString)")
+        let store = try SQLiteStore(path: directory.appendingPathComponent("knify.sqlite").path)
+        func executor(warm: Int) -> (JobExecutor, SandboxManager) {
+            let sandboxes = SandboxManager(client: client, store: store, configuration: .init(
+                node: node, policies: [self.policy: policy], defaultPolicy: self.policy,
+                warmPool: warm > 0 ? [self.policy: warm] : [:]), logger: quiet)
+            let jobs = JobExecutor(store: store, sandboxes: sandboxes, configuration: .init(
+                concurrency: 4, workspaces: WorkspaceRoot(directory: directory.path), node: node), logger: quiet)
+            return (jobs, sandboxes)
+        }
+        let (cold, _) = executor(warm: 0)
+        let (warm, warmSandboxes) = executor(warm: 1)
+        let labels = [SandboxManager.Label.node: node]
+        let spec = ContainerSpec(image: SandboxImage.defaultTag, cmd: ["sleep", "infinity"], user: policy.user, labels: labels,
+                                 stopSignal: "SIGKILL", hostConfig: policy.hostConfig(workspaceVolume: "\(node)-jobs-raw", volumeLabels: labels))
+        let running = try await client.createContainer(spec, name: "\(node)-jobs-raw").id
+        try await client.startContainer(running)
+
+        /// Until the first byte of the agent's output: when the agent has demonstrably started.
+        func firstByte(_ container: String) async throws {
+            let exec = try await client.createExec(in: container, ExecSpec(cmd: Self.agentCommand, workingDir: "/workspace"))
+            for try await _ in try await client.startExec(exec) { break }
+            for try await _ in try await client.startExec(try await client.createExec(in: container, ExecSpec(cmd: ["true"]))) {}
+        }
+        /// Until the job's first agent event, then to its end (untimed).
+        func firstEvent(_ executor: JobExecutor, _ id: String, start: ContinuousClock.Instant, name: String) async throws {
+            var recorded = false
+            for await item in try await executor.follow(id, after: 0) {
+                if case .event = item, !recorded {
+                    recorder.record(name, since: start)
+                    recorded = true
+                }
+            }
+        }
+
+        for _ in 0..<iterations {
+            // Cold: a new sandbox per job.
+            var start = ContinuousClock.now
+            let raw = try await client.createContainer(spec.with(volume: "\(node)-jobs-cold")).id
+            try await client.startContainer(raw)
+            try await firstByte(raw)
+            recorder.record("raw create+start+exec first byte", since: start)
+            try await client.removeContainer(raw, force: true, volumes: true)
+            try? await client.removeVolume(name: "\(node)-jobs-cold", force: true)
+
+            start = .now
+            let job = try await cold.submit(JobSpec(jobType: "cursor_task", prompt: "bench turn"), tenant: "bench")
+            try await firstEvent(cold, job.id, start: start, name: "knify job cold start")
+
+            // Continue: the paused sandbox is resumed and the agent started again.
+            try await client.pauseContainer(running)
+            start = .now
+            try await client.unpauseContainer(running)
+            try await firstByte(running)
+            recorder.record("raw unpause+exec first byte", since: start)
+
+            start = .now
+            let next = try await cold.continueJob(job.id, spec: JobSpec(jobType: "cursor_task", prompt: "next turn"), tenant: "bench")
+            try await firstEvent(cold, next.id, start: start, name: "knify continue start")
+            _ = try await cold.cleanup(job.id, tenant: "bench")
+
+            // Warm: the pool holds a started sandbox.
+            await warmSandboxes.fillPool()
+            start = .now
+            try await firstByte(running)
+            recorder.record("raw exec first byte", since: start)
+            start = .now
+            let warmJob = try await warm.submit(JobSpec(jobType: "cursor_task", prompt: "bench turn"), tenant: "bench")
+            try await firstEvent(warm, warmJob.id, start: start, name: "knify job warm start")
+            _ = try await warm.cleanup(warmJob.id, tenant: "bench")
+            await warmSandboxes.fillPool()
+
+            // Full lifecycle: submit, run to the end, collect artifacts, clean up.
+            try await recorder.time("knify job lifecycle") {
+                let full = try await cold.submit(JobSpec(jobType: "cursor_task", prompt: "bench turn"), tenant: "bench")
+                for await _ in try await cold.follow(full.id, after: 0) {}
+                _ = try await cold.cleanup(full.id, tenant: "bench")
+            }
+        }
+        await warmSandboxes.drainPool()
+        try await client.removeContainer(running, force: true, volumes: true)
+        try? await client.removeVolume(name: "\(node)-jobs-raw", force: true)
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+extension ContainerSpec {
+    /// The same container with its own workspace volume.
+    func with(volume: String) -> ContainerSpec {
+        var copy = self
+        let mounts = hostConfig?.mounts?.map { mount in
+            var changed = mount
+            changed.source = volume
+            return changed
+        }
+        copy.hostConfig?.mounts = mounts
+        return copy
+    }
+}
