@@ -40,6 +40,7 @@ extension JobExecutor {
 
     func collectArtifacts(_ jobId: String, sandbox: String, before: [String: String]) async throws(JobError) {
         let after = try await snapshot(sandbox)
+        workspaceListings[sandbox] = after
         let changed = after.filter { before[$0.key] != $0.value }.keys.sorted()
         var artifacts: [ArtifactRecord] = []
         for path in changed.prefix(configuration.artifactMaximumCount) {

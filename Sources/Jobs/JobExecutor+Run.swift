@@ -164,7 +164,7 @@ extension JobExecutor {
         // The agent's session id is taken from its stream (every CLI reports it in its first line) and stored, so the
         // next turn resumes it; no separate `create-chat` round trip is needed.
         let before: [String: String]
-        if let baseline { before = baseline } else { before = try await snapshot(sandbox.id) }
+        if let known = baseline ?? workspaceListings[sandbox.id] { before = known } else { before = try await snapshot(sandbox.id) }
         let prompt = validated.spec.prompt ?? ""
         let command = driver.turnCommand(prompt: prompt, model: validated.model, sessionId: job.agentSessionId,
                                          workspace: "/workspace")

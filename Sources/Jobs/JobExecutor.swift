@@ -63,6 +63,9 @@ public actor JobExecutor {
     var queue: [String] = []
     var running: [String: Running] = [:]
     var tasks: [String: Task<Void, Never>] = [:]
+    /// Each sandbox's workspace checksums as its last turn left them: the next turn's baseline, so a continue needs
+    /// no listing before the agent starts. Lost at restart, when a listing is taken instead.
+    var workspaceListings: [String: [String: String]] = [:]
 
     public init(store: any Store, sandboxes: SandboxManager, configuration: Configuration, hub: JobEventHub = JobEventHub(),
                 logger: Logger = Logger(label: "knify.jobs")) {
@@ -155,6 +158,7 @@ public actor JobExecutor {
             return (job, true)
         }
         _ = try await sandboxCall { try await sandboxes.destroy(sandboxId, reason: "cleanup of job \(id)") }
+        workspaceListings[sandboxId] = nil
         try await stage(id, "sandbox_cleaned", "Sandbox \(sandboxId) destroyed")
         return (try await current(id), false)
     }

@@ -13,6 +13,9 @@ public final class SQLiteStore: Store, Sendable {
                                                     withIntermediateDirectories: true)
             var configuration = Configuration()
             configuration.busyMode = .timeout(10)
+            // WAL with synchronous=NORMAL: a crash of Knify loses nothing committed and never corrupts the file; only
+            // a power cut can lose the last transactions. Saves an fsync per write on the job path.
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             database = try DatabasePool(path: path, configuration: configuration)
         } catch {
             throw StorageError(.unavailable, "cannot open the database at \(path)", cause: error)

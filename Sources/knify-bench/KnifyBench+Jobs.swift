@@ -37,7 +37,6 @@ extension KnifyBench {
         func firstByte(_ container: String) async throws {
             let exec = try await client.createExec(in: container, ExecSpec(cmd: Self.agentCommand, workingDir: "/workspace"))
             for try await _ in try await client.startExec(exec) { break }
-            for try await _ in try await client.startExec(try await client.createExec(in: container, ExecSpec(cmd: ["true"]))) {}
         }
         /// Until the job's first agent event, then to its end (untimed).
         func firstEvent(_ executor: JobExecutor, _ id: String, start: ContinuousClock.Instant, name: String) async throws {
