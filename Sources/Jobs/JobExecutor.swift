@@ -298,10 +298,5 @@ public actor JobExecutor {
 
 /// `job_` + 16 random base62 characters: never sequential.
 public enum JobID {
-    static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-
-    public static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "job_" + String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
-    }
+    public static func make() -> String { "job_" + RandomID.base62(16) }
 }

@@ -405,15 +405,8 @@ public actor SandboxManager {
 
 /// `sbx_` + 16 random base62 characters: never sequential, safe in container and volume names.
 public enum SandboxID {
-    static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-
-    public static func make() -> String { "sbx_" + random(16) }
+    public static func make() -> String { "sbx_" + RandomID.base62(16) }
 
     /// An unguessable marker for one execution's processes.
-    static func token() -> String { random(24) }
-
-    private static func random(_ count: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return String((0..<count).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
-    }
+    static func token() -> String { RandomID.base62(24) }
 }
