@@ -26,6 +26,15 @@ extension JobExecutor {
         return files
     }
 
+    /// Keeps a sandbox's listing for its next turn; past 256 entries, forgets those of sandboxes no longer live (the
+    /// reaper destroys sandboxes without telling the executor).
+    func rememberListing(_ listing: [String: String], for sandbox: String) async {
+        workspaceListings[sandbox] = listing
+        guard workspaceListings.count > 256, let live = try? await sandboxes.liveRecords() else { return }
+        let ids = Set(live.map(\.id))
+        workspaceListings = workspaceListings.filter { ids.contains($0.key) }
+    }
+
     /// The same listing computed from the tar copied into a fresh sandbox (md5, as `md5sum` prints it).
     static func checksums(ofArchive tar: [UInt8]) -> [String: String] {
         guard !tar.isEmpty, let entries = try? TarReader.entries(tar) else { return [:] }
@@ -40,7 +49,7 @@ extension JobExecutor {
 
     func collectArtifacts(_ jobId: String, sandbox: String, before: [String: String]) async throws(JobError) {
         let after = try await snapshot(sandbox)
-        workspaceListings[sandbox] = after
+        await rememberListing(after, for: sandbox)
         let changed = after.filter { before[$0.key] != $0.value }.keys.sorted()
         var artifacts: [ArtifactRecord] = []
         for path in changed.prefix(configuration.artifactMaximumCount) {
