@@ -44,7 +44,7 @@ let package = Package(
         ]),
         .target(name: "Knaps", dependencies: ["Jobs"]),
         .target(name: "KnifyServer", dependencies: [
-            "Jobs", "Knaps", "Sandboxes", "DockerEngine",
+            "Jobs", "Knaps", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Agents", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "KnifyServerTests", dependencies: [
-            "KnifyServer",
+            "KnifyServer", "Jobs", "Storage", "KnifyTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
     ]

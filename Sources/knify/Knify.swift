@@ -25,6 +25,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on [KNIFY_HOST].") var host: String?
     @Option(help: "Port to listen on [KNIFY_PORT].") var port: Int?
     @Option(name: .customLong("docker-host"), help: "Engine socket as unix:///path [DOCKER_HOST].") var dockerHost: String?
+    @Option(name: .customLong("data-dir"), help: "Store, workspaces and artifacts [KNIFY_DATA_DIR] (default .knify/data).") var dataDir: String?
+    @Option(help: "Sandbox image [KNIFY_IMAGE] (default knify/sandbox:local).") var image: String?
+    @Option(help: "Folder of policy files [KNIFY_POLICIES] (default Policies).") var policies: String?
+    @Option(help: "Policy for new sandboxes [KNIFY_POLICY] (default default).") var policy: String?
+    @Option(help: "Jobs running at once; more wait queued [KNIFY_CONCURRENCY] (default 4).") var concurrency: Int?
+    @Option(name: .customLong("warm-pool"), help: "Sandboxes kept started ahead of demand [KNIFY_WARM_POOL] (default 0).") var warmPool: Int?
+    @Option(name: .customLong("node-id"), help: "This node's name on sandbox labels [KNIFY_NODE_ID] (default local).") var nodeId: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -41,8 +48,24 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.message)
         }
-        let configuration = ServerConfiguration(host: host ?? environment["KNIFY_HOST"] ?? "127.0.0.1", port: port,
-                                                dockerSocket: socket)
+        func number(_ flag: Int?, _ variable: String, _ fallback: Int, minimum: Int) throws -> Int {
+            let value = flag ?? environment[variable].map { Int($0) ?? Int.min } ?? fallback
+            guard value >= minimum else { throw ValidationError("\(variable) must be a whole number of at least \(minimum)") }
+            return value
+        }
+        // Vendor keys come from the environment only: a flag would show them in the process list.
+        let keys = ["CURSOR_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"].reduce(into: [String: String]()) { keys, name in
+            if let value = environment[name], !value.isEmpty { keys[name] = value }
+        }
+        let configuration = ServerConfiguration(
+            host: host ?? environment["KNIFY_HOST"] ?? "127.0.0.1", port: port, dockerSocket: socket,
+            dataDirectory: dataDir ?? environment["KNIFY_DATA_DIR"] ?? ".knify/data",
+            image: image ?? environment["KNIFY_IMAGE"] ?? "knify/sandbox:local",
+            policiesDirectory: policies ?? environment["KNIFY_POLICIES"] ?? "Policies",
+            defaultPolicy: policy ?? environment["KNIFY_POLICY"] ?? "default",
+            concurrency: try number(concurrency, "KNIFY_CONCURRENCY", 4, minimum: 1),
+            warmPool: try number(warmPool, "KNIFY_WARM_POOL", 0, minimum: 0),
+            agentKeys: keys, node: nodeId ?? environment["KNIFY_NODE_ID"] ?? "local")
 
         // Say at once whether the engine answers; the server starts either way and sandbox calls fail fast until it does.
         do {
@@ -51,6 +74,10 @@ struct Serve: AsyncParsableCommand {
         } catch {
             logger.warning("Docker engine unavailable", metadata: ["socket": "\(socket)", "error": "\(error)"])
         }
+        let services = try await KnifyServices.start(configuration, logger: logger)
+        logger.info("Knify ready", metadata: ["data": "\(configuration.dataDirectory)", "policy": "\(configuration.defaultPolicy)",
+                                              "concurrency": "\(configuration.concurrency)", "keys": "\(keys.keys.sorted())"])
+        _ = services
         try await buildApplication(configuration, logger: logger).runService()
     }
 }

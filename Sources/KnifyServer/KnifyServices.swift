@@ -1,0 +1,46 @@
+import DockerEngine
+import Foundation
+import Jobs
+import Logging
+import SandboxPolicy
+import Sandboxes
+import Storage
+
+/// Everything a running Knify holds, built once from the configuration: the store, the sandbox manager and the job
+/// executor, wired in the one direction data flows.
+public struct KnifyServices: Sendable {
+    public let store: SQLiteStore
+    public let sandboxes: SandboxManager
+    public let jobs: JobExecutor
+
+    /// Opens the store under the data directory, loads the policies, reconciles the engine with the store and
+    /// recovers jobs a previous process left unfinished, then starts periodic sandbox maintenance.
+    public static func start(_ configuration: ServerConfiguration, logger: Logger) async throws -> KnifyServices {
+        let store = try SQLiteStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("knify.sqlite"))
+        var policies: [String: Policy] = [:]
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: configuration.policiesDirectory)) ?? []
+        for file in names where file.hasSuffix(".json") {
+            let policy = try Policy.load(file: (configuration.policiesDirectory as NSString).appendingPathComponent(file))
+            policies[policy.name] = policy
+        }
+        guard policies[configuration.defaultPolicy] != nil else {
+            throw PolicyError(.unknownPolicy, file: configuration.policiesDirectory, value: configuration.defaultPolicy,
+                              "the default policy is not in the policies folder")
+        }
+        let client = DockerClient(socketPath: configuration.dockerSocket, logger: logger)
+        let sandboxes = SandboxManager(client: client, store: store, configuration: .init(
+            image: configuration.image, node: configuration.node, policies: policies,
+            defaultPolicy: configuration.defaultPolicy,
+            warmPool: configuration.warmPool > 0 ? [configuration.defaultPolicy: configuration.warmPool] : [:]), logger: logger)
+        let workspaces = (configuration.dataDirectory as NSString).appendingPathComponent("workspaces")
+        try FileManager.default.createDirectory(atPath: workspaces, withIntermediateDirectories: true)
+        let jobs = JobExecutor(store: store, sandboxes: sandboxes, configuration: .init(
+            concurrency: configuration.concurrency, workspaces: WorkspaceRoot(directory: workspaces),
+            agentKeys: configuration.agentKeys,
+            artifactDirectory: (configuration.dataDirectory as NSString).appendingPathComponent("artifacts"),
+            node: configuration.node), logger: logger)
+        try await jobs.recover()
+        await sandboxes.startMaintenance()
+        return KnifyServices(store: store, sandboxes: sandboxes, jobs: jobs)
+    }
+}
