@@ -27,12 +27,11 @@ extension JobExecutor {
         }
         let workspace = try spec.workspacePath.map { path throws(JobError) in try configuration.workspaces.resolve(path) }
         if spec.jobType == JobType.userExam {
-            guard let user = spec.userId, !user.isEmpty else { throw JobError(.invalidSpec, "user_id is required for user_exam") }
+            guard spec.userId?.isEmpty == false else { throw JobError(.invalidSpec, "user_id is required for user_exam") }
             guard let range = spec.timeRange else {
                 throw JobError(.invalidSpec, "time_range {from, to} (ISO-8601) is required for user_exam")
             }
             guard range.from <= range.to else { throw JobError(.invalidSpec, "time_range.from is after time_range.to") }
-            _ = user
             return ValidatedSpec(spec: spec, driver: nil, model: "n/a", workspace: workspace)
         }
         guard let driver = AgentDriver.forJobType(spec.jobType) else {
@@ -212,10 +211,6 @@ extension JobExecutor {
         let now = Date()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(ISO8601.string(date))
-        }
         var rows: [AgentEventRow] = []
         for line in lines {
             for event in parser.parse(line: line, receivedAt: now) {

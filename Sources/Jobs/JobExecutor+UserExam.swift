@@ -69,7 +69,7 @@ extension JobExecutor {
         }
         let fields: [(String, String)] = [
             ("id", Self.quote(record.id)),
-            ("kind", Self.quote(record.parentJobId == nil && spec?.metadata?["knap_run_id"] != nil ? "knap_run" : "job")),
+            ("kind", Self.quote(spec?.metadata?["knap_run_id"] != nil ? "knap_run" : "job")),
             ("job_type", Self.quote(record.jobType)),
             ("status", Self.quote(record.status.rawValue)),
             ("model", Self.quote(spec?.model ?? "auto")),

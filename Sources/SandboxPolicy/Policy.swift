@@ -16,6 +16,8 @@ public struct Policy: Sendable {
     public let description: String
     public let seccompFile: String
     public let seccomp: SeccompProfile
+    /// The profile as the engine takes it inline, encoded once at load (every sandbox create sends it).
+    public let seccompJSON: String
     /// `runc` (the engine's default) or another runtime the engine registered, such as `runsc`.
     public let runtime: String
     public let user: String
@@ -53,12 +55,6 @@ public struct Policy: Sendable {
         )
     }
 
-    /// The profile as the engine takes it inline.
-    public var seccompJSON: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(seccomp)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    }
 
     /// The capabilities the sandbox keeps, in the engine's spelling (for cap-conditional seccomp rules): every
     /// policy drops ALL, so exactly the added ones.
@@ -141,17 +137,19 @@ extension Policy {
         let seccompFile = raw.seccomp.hasPrefix("/") ? raw.seccomp : (directory as NSString).appendingPathComponent(raw.seccomp)
         let (profile, warnings) = try SeccompProfile.load(file: seccompFile)
 
-        var capDrop: [String] = [], capAdd: [String] = []
-        for (list, key, out) in [(raw.capabilities?.drop ?? ["ALL"], "drop", 0), (raw.capabilities?.add ?? [], "add", 1)] {
-            for (index, name) in list.enumerated() {
+        func capabilities(_ names: [String], _ key: String) throws(PolicyError) -> [String] {
+            var canonical: [String] = []
+            for (index, name) in names.enumerated() {
                 do {
-                    let canonical = try Capabilities.canonical(name)
-                    if out == 0 { capDrop.append(canonical) } else { capAdd.append(canonical) }
+                    canonical.append(try Capabilities.canonical(name))
                 } catch {
                     throw invalid("capabilities.\(key)[\(index)]", name, error.message)
                 }
             }
+            return canonical
         }
+        let capDrop = try capabilities(raw.capabilities?.drop ?? ["ALL"], "drop")
+        let capAdd = try capabilities(raw.capabilities?.add ?? [], "add")
         if capAdd.contains("ALL") { throw invalid("capabilities.add", "ALL", "adding every capability defeats the sandbox") }
         guard capDrop.contains("ALL") else {
             throw invalid("capabilities.drop", capDrop.joined(separator: ","), "must include ALL; add back only what the sandbox needs")
@@ -199,7 +197,8 @@ extension Policy {
         }
         let policy = Policy(
             name: ((file as NSString).lastPathComponent as NSString).deletingPathExtension, file: file,
-            description: raw.description ?? "", seccompFile: seccompFile, seccomp: profile, runtime: runtime,
+            description: raw.description ?? "", seccompFile: seccompFile, seccomp: profile,
+            seccompJSON: try Self.inline(profile, file: seccompFile), runtime: runtime,
             user: user, capDrop: capDrop, capAdd: capAdd, noNewPrivileges: raw.no_new_privileges ?? true,
             readOnlyRoot: raw.read_only_root ?? true, workspacePath: workspace, tmpfs: tmpfs, memoryBytes: memory,
             nanoCpus: Int64(raw.cpus * 1_000_000_000), pidsLimit: raw.pids, network: network, idleTTL: idle,
@@ -208,6 +207,17 @@ extension Policy {
         // Compiling with libseccomp is the last check: what it refuses, the engine would refuse at start.
         _ = try profile.compile(file: seccompFile, capabilities: policy.effectiveCapabilities)
         return policy
+    }
+}
+
+extension Policy {
+    private static func inline(_ profile: SeccompProfile, file: String) throws(PolicyError) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(profile) else {
+            throw PolicyError(.malformed, file: file, "the profile cannot be encoded for the engine")
+        }
+        return String(decoding: data, as: UTF8.self)
     }
 }
 

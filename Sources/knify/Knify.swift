@@ -77,7 +77,8 @@ struct Serve: AsyncParsableCommand {
         let services = try await KnifyServices.start(configuration, logger: logger)
         logger.info("Knify ready", metadata: ["data": "\(configuration.dataDirectory)", "policy": "\(configuration.defaultPolicy)",
                                               "concurrency": "\(configuration.concurrency)", "keys": "\(keys.keys.sorted())"])
-        _ = services
         try await buildApplication(configuration, logger: logger).runService()
+        // The services (maintenance, job queue) live as long as the server does.
+        withExtendedLifetime(services) {}
     }
 }

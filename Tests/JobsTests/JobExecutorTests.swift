@@ -6,7 +6,7 @@ import KnifyTestSupport
 import Storage
 import Testing
 
-@Suite("Jobs end to end in real sandboxes with the offline agent")
+@Suite("Jobs end to end in real sandboxes with the offline agent", .timeLimit(.minutes(3)))
 struct JobExecutorTests {
     static let agentTypes = ["cursor_task", "claude_task", "gemini_task"]
 

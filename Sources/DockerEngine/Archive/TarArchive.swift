@@ -239,7 +239,3 @@ extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
-
-extension Collection where Element == UInt8 {
-    fileprivate func elementsEqual(_ utf8: String.UTF8View) -> Bool { Array(self) == Array(utf8) }
-}

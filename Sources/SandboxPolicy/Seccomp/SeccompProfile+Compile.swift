@@ -24,7 +24,8 @@ extension SeccompProfile {
     /// Compiles the rules that apply here (native architecture, `capabilities` kept by the policy) with libseccomp:
     /// a profile libseccomp refuses is an error naming the rule. `capabilities` use the engine's spelling.
     public func compile(file: String, capabilities: Set<String> = []) throws(PolicyError) -> CompiledSeccomp {
-        guard let context = seccomp_init(try Self.action(defaultAction, errno: defaultErrnoRet, file: file, field: "defaultAction")) else {
+        let defaultAction = try Self.action(self.defaultAction, errno: defaultErrnoRet, file: file, field: "defaultAction")
+        guard let context = seccomp_init(defaultAction) else {
             throw PolicyError(.compile, file: file, "seccomp_init failed")
         }
         defer { seccomp_release(context) }
@@ -47,7 +48,7 @@ extension SeccompProfile {
                     continue
                 }
                 // Rules equal to the default action are redundant and libseccomp refuses them.
-                if action == (try Self.action(defaultAction, errno: defaultErrnoRet, file: file, field: "defaultAction")) { continue }
+                if action == defaultAction { continue }
                 let status = comparisons.withUnsafeBufferPointer { buffer in
                     knify_seccomp_rule_add(context, action, number, UInt32(buffer.count), buffer.baseAddress)
                 }
