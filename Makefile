@@ -9,13 +9,13 @@ SHELL := /bin/bash
 DOCKER_SOCK ?= /var/run/docker.sock
 export DOCKER_HOST := unix://$(DOCKER_SOCK)
 STATE_DIR ?= $(CURDIR)/.knify
-DEBIAN_PACKAGES := docker.io busybox-static curl gcc libc6-dev libcurl4-openssl-dev libseccomp-dev libcap-dev libsqlite3-dev
+DEBIAN_PACKAGES := docker.io busybox-static curl gcc libc6-dev libcurl4-openssl-dev libseccomp-dev libcap-dev libsqlite3-dev zlib1g-dev
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 TEST_FLAGS ?=
 BENCH_ITERATIONS ?= 15
 
-.PHONY: help deps engine engine-stop build probe image test bench run clean
+.PHONY: help deps engine engine-stop build probe image test blackbox bench run clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ image: build engine probe ## Build the offline sandbox image knify/sandbox:local
 
 test: image ## Run the whole test suite against the real engine.
 	swift test --skip-build $(TEST_FLAGS)
+
+blackbox: image ## Black-box HTTP suite (pytest + schemathesis) against a real `knify serve`.
+	bash Tests/blackbox/run.sh
 
 bench: image ## Measure Knify against the raw engine API in one run, release build (results in bench/results/).
 	@python3 -c 'import docker' 2>/dev/null || pip install --quiet docker

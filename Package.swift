@@ -16,6 +16,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         // C shims: typed wrappers for the variadic calls Swift cannot import. No logic here.
@@ -26,6 +31,7 @@ let package = Package(
         .target(name: "DockerEngine", dependencies: [
             "CCurl",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "SandboxPolicy", dependencies: ["CSeccomp", "CCap", "DockerEngine"]),
         .target(name: "Storage", dependencies: [
@@ -35,18 +41,29 @@ let package = Package(
         .target(name: "Sandboxes", dependencies: [
             "DockerEngine", "SandboxPolicy", "Storage",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "Agents"),
         .target(name: "Jobs", dependencies: [
             "Agents", "Sandboxes", "Storage", "DockerEngine",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "Knaps", dependencies: ["Jobs"]),
         .target(name: "KnifyServer", dependencies: [
             "Jobs", "Knaps", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "MultipartKit", package: "multipart-kit"),
+            .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], resources: [
+            // The OpenAPI document is the contract the routes are tested against; embedded so the binary is enough.
+            .embedInCode("OpenAPI/openapi.json"),
         ]),
 
         .executableTarget(name: "knify", dependencies: [
@@ -54,14 +71,17 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "knify-sandbox", dependencies: [
-            "Sandboxes", "SandboxPolicy", "DockerEngine",
+            "Sandboxes", "SandboxPolicy", "DockerEngine", "Storage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Shared by the test targets: the real engine, the offline image, throwaway containers.
-        .target(name: "KnifyTestSupport", dependencies: ["DockerEngine"], path: "Tests/KnifyTestSupport"),
+        .target(name: "KnifyTestSupport", dependencies: ["DockerEngine", "Sandboxes"], path: "Tests/KnifyTestSupport"),
         // `make bench`: Knify next to the raw engine API, in one run.
         .executableTarget(name: "knify-bench", dependencies: [
             "Jobs", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine",
@@ -77,6 +97,7 @@ let package = Package(
         .testTarget(name: "KnifyServerTests", dependencies: [
             "KnifyServer", "Jobs", "Storage", "KnifyTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "CompressNIO", package: "compress-nio"),
         ]),
     ]
 )

@@ -1,7 +1,7 @@
 /// The one error type of the Jobs layer; the HTTP edge maps `code` to the API's error codes once.
 public struct JobError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Sendable { case invalidSpec, notFound, conflict, sandbox, store, internalError }
+        private enum Value: String, Sendable { case invalidSpec, notFound, conflict, tooLarge, sandbox, store, internalError }
         private let value: Value
         private init(_ value: Value) { self.value = value }
         public var description: String { value.rawValue }
@@ -12,6 +12,8 @@ public struct JobError: Error, Sendable, CustomStringConvertible {
         public static let notFound = Code(.notFound)
         /// 409 CONFLICT: the job is in a state that does not allow the request.
         public static let conflict = Code(.conflict)
+        /// 413 PAYLOAD_TOO_LARGE: an upload over its cap.
+        public static let tooLarge = Code(.tooLarge)
         /// 500 SANDBOX_ERROR, or 503 SANDBOX_UNAVAILABLE when `engineUnavailable`.
         public static let sandbox = Code(.sandbox)
         public static let store = Code(.store)

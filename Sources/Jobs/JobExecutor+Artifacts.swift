@@ -95,17 +95,6 @@ extension JobExecutor {
         try await stage(jobId, "artifacts_collected", detail)
     }
 
-    /// An artifact's bytes, from the database or from its file; nil when the job has no such artifact or its
-    /// contents were over the size limit.
-    public func artifactContent(jobId: String, path: String) async throws(JobError) -> Data? {
-        guard let artifact = try await storeCall({ try await store.artifacts(jobId: jobId) }).first(where: { $0.path == path }) else {
-            return nil
-        }
-        if let content = artifact.content { return content }
-        guard let stored = artifact.storedAt, let directory = configuration.artifactDirectory else { return nil }
-        return FileManager.default.contents(atPath: URL(fileURLWithPath: directory).appendingPathComponent(stored).path)
-    }
-
     /// Vendor keys never leave the sandbox, even when an agent writes one into a file.
     static func redact(_ bytes: [UInt8], secrets: [String]) -> [UInt8] {
         var data = Data(bytes)

@@ -1,6 +1,7 @@
 import Agents
 import DockerEngine
 import Foundation
+import Metrics
 import Sandboxes
 import Storage
 
@@ -62,8 +63,8 @@ extension JobExecutor {
             return
         }
         guard job.status == .pending else { return }
-        if running[id]?.stopReason == .cancelled {
-            await finish(&job, .cancelled, error: "cancelled before it started", code: nil)
+        if let reason = running[id]?.stopReason, reason != .timedOut {
+            await finish(&job, .cancelled, error: reason == .shutdown ? "server shutting down" : "cancelled before it started", code: nil)
             return
         }
         job.status = .running
@@ -101,6 +102,7 @@ extension JobExecutor {
     private func outcome(of error: JobError, job: JobRecord) -> Outcome {
         switch running[job.id]?.stopReason {
         case .cancelled?: return Outcome(status: .cancelled, error: "cancelled")
+        case .shutdown?: return Outcome(status: .cancelled, error: "server shutting down")
         case .timedOut?: return .failed("timed out after \(configuration.jobTimeout)", code: "TIMEOUT")
         case nil: return .failed(error.message, code: error.code == .sandbox ? "SANDBOX_ERROR" : "INTERNAL_ERROR")
         }
@@ -124,6 +126,10 @@ extension JobExecutor {
             logger.error("could not record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
         await hub.finish(jobId: job.id, status: status)
+        if let started = job.startedAt, let completed = job.completedAt {
+            Metrics.Timer(label: "knify_job_duration_seconds", dimensions: [("status", status.rawValue), ("job_type", job.jobType)])
+                .recordSeconds(completed.timeIntervalSince(started))
+        }
     }
 
     /// The sandbox this job runs in: the parent's (continue), the session's, a warm one, or a new one. For a fresh
@@ -213,9 +219,10 @@ extension JobExecutor {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var rows: [AgentEventRow] = []
         for line in lines {
-            for event in parser.parse(line: line, receivedAt: now) {
+            // One line can give several events; only the first keeps the raw line, so `?raw=true` lists it once.
+            for (index, event) in parser.parse(line: line, receivedAt: now).enumerated() {
                 let json = (try? encoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-                rows.append(AgentEventRow(ts: event.timestamp, type: event.type.rawValue, json: json, raw: event.raw))
+                rows.append(AgentEventRow(ts: event.timestamp, type: event.type.rawValue, json: json, raw: index == 0 ? event.raw : ""))
             }
         }
         let stored = try await storeCall { [rows] in try await store.appendAgentEvents(jobId: id, rows) }

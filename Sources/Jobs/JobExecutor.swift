@@ -52,7 +52,7 @@ public actor JobExecutor {
     }
 
     enum StopReason: Sendable {
-        case cancelled, timedOut
+        case cancelled, timedOut, shutdown
     }
 
     let store: any Store
@@ -63,6 +63,8 @@ public actor JobExecutor {
     var queue: [String] = []
     var running: [String: Running] = [:]
     var tasks: [String: Task<Void, Never>] = [:]
+    /// False once `shutdown` began: queued jobs wait for the next start.
+    var accepting = true
     /// Each sandbox's workspace checksums as its last turn left them: the next turn's baseline, so a continue needs
     /// no listing before the agent starts. Lost at restart, when a listing is taken instead.
     var workspaceListings: [String: [String: String]] = [:]
@@ -82,6 +84,7 @@ public actor JobExecutor {
     /// slot was free and it has already started).
     public func submit(_ spec: JobSpec, tenant: String) async throws(JobError) -> JobRecord {
         _ = try validate(spec)
+        try await checkWorkspaceVisible(spec, tenant: tenant)
         var job = JobRecord(id: JobID.make(), tenant: tenant, jobType: spec.jobType, specJSON: try encode(spec),
                             userId: spec.subjectUserId)
         job.node = configuration.node
@@ -139,14 +142,35 @@ public actor JobExecutor {
             await hub.finish(jobId: id, status: .cancelled)
             return job
         }
-        if job.status == .running || job.status == .pending {
-            running[id, default: Running()].stopReason = .cancelled
+        // Only a job this executor is running can be stopped here; the store's status may be a moment behind.
+        if running[id] != nil {
+            running[id]?.stopReason = .cancelled
             if let execution = running[id]?.execution {
                 try? await sandboxes.terminate(execution)
             }
             await tasks[id]?.value
         }
         return try await current(id)
+    }
+
+    /// Graceful stop: nothing new starts; running jobs get `grace` to finish, then are cancelled ("server shutting
+    /// down"), so none is left `running`. Queued jobs stay queued in the store and start at the next start.
+    public func shutdown(grace: Duration) async {
+        accepting = false
+        queue.removeAll()
+        let deadline = Task {
+            do { try await Task.sleep(for: grace) } catch { return }
+            await self.stopAll(.shutdown)
+        }
+        for task in Array(tasks.values) { await task.value }
+        deadline.cancel()
+    }
+
+    private func stopAll(_ reason: StopReason) async {
+        for id in Array(running.keys) {
+            running[id]?.stopReason = reason
+            if let execution = running[id]?.execution { try? await sandboxes.terminate(execution) }
+        }
     }
 
     /// Destroys the job's sandbox permanently, cancelling the job first if it still runs. Idempotent.
@@ -234,7 +258,7 @@ public actor JobExecutor {
     }
 
     private func startQueued() {
-        while tasks.count < configuration.concurrency, !queue.isEmpty {
+        while accepting, tasks.count < configuration.concurrency, !queue.isEmpty {
             let id = queue.removeFirst()
             running[id] = Running()
             tasks[id] = Task { await self.run(id) }

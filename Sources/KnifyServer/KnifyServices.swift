@@ -4,6 +4,7 @@ import Jobs
 import Logging
 import SandboxPolicy
 import Sandboxes
+import ServiceLifecycle
 import Storage
 
 /// Everything a running Knify holds, built once from the configuration: the store, the sandbox manager and the job
@@ -12,11 +13,15 @@ public struct KnifyServices: Sendable {
     public let store: SQLiteStore
     public let sandboxes: SandboxManager
     public let jobs: JobExecutor
+    let streamTokens = StreamTokens()
+    let rateLimiter = RateLimiter()
+    /// Waits for a graceful shutdown, then gives running jobs their grace and stops sandbox maintenance.
+    public let lifecycle: JobsLifecycle
 
     /// Opens the store under the data directory, loads the policies, reconciles the engine with the store and
     /// recovers jobs a previous process left unfinished, then starts periodic sandbox maintenance.
     public static func start(_ configuration: ServerConfiguration, logger: Logger) async throws -> KnifyServices {
-        let store = try SQLiteStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("knify.sqlite"))
+        let store = try SQLiteStore(path: configuration.databasePath)
         var policies: [String: Policy] = [:]
         let names = (try? FileManager.default.contentsOfDirectory(atPath: configuration.policiesDirectory)) ?? []
         for file in names where file.hasSuffix(".json") {
@@ -32,7 +37,7 @@ public struct KnifyServices: Sendable {
             image: configuration.image, node: configuration.node, policies: policies,
             defaultPolicy: configuration.defaultPolicy,
             warmPool: configuration.warmPool > 0 ? [configuration.defaultPolicy: configuration.warmPool] : [:]), logger: logger)
-        let workspaces = (configuration.dataDirectory as NSString).appendingPathComponent("workspaces")
+        let workspaces = configuration.resolvedWorkspacesDirectory
         try FileManager.default.createDirectory(atPath: workspaces, withIntermediateDirectories: true)
         let jobs = JobExecutor(store: store, sandboxes: sandboxes, configuration: .init(
             concurrency: configuration.concurrency, workspaces: WorkspaceRoot(directory: workspaces),
@@ -41,6 +46,21 @@ public struct KnifyServices: Sendable {
             node: configuration.node), logger: logger)
         try await jobs.recover()
         await sandboxes.startMaintenance()
-        return KnifyServices(store: store, sandboxes: sandboxes, jobs: jobs)
+        return KnifyServices(store: store, sandboxes: sandboxes, jobs: jobs,
+                             lifecycle: JobsLifecycle(jobs: jobs, sandboxes: sandboxes, grace: configuration.shutdownGrace))
+    }
+}
+
+/// The jobs' side of a graceful shutdown: nothing new starts, running jobs get the grace period, then are cancelled,
+/// so none is left `running`; queued jobs stay queued in the store for the next start.
+public struct JobsLifecycle: Service {
+    let jobs: JobExecutor
+    let sandboxes: SandboxManager
+    let grace: Duration
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await jobs.shutdown(grace: grace)
+        await sandboxes.stopMaintenance()
     }
 }

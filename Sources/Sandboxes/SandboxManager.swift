@@ -1,6 +1,7 @@
 import DockerEngine
 import Foundation
 import Logging
+import Metrics
 import SandboxPolicy
 import Storage
 
@@ -109,8 +110,10 @@ public actor SandboxManager {
         }
         let policyName = request.policy ?? configuration.defaultPolicy
         if let warm = try await takeFromPool(policyName, for: request) {
+            Counter(label: "knify_pool_hits_total", dimensions: [("policy", policyName)]).increment()
             return .warm(warm)
         }
+        Counter(label: "knify_pool_misses_total", dimensions: [("policy", policyName)]).increment()
         let created = try await create(request, pooled: false)
         refillPoolInBackground()
         return .created(created)

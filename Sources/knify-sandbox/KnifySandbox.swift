@@ -3,6 +3,7 @@ import DockerEngine
 import Foundation
 import SandboxPolicy
 import Sandboxes
+import Storage
 
 @main
 struct KnifySandbox: AsyncParsableCommand {
@@ -13,7 +14,7 @@ struct KnifySandbox: AsyncParsableCommand {
             Talks to the engine over its Unix socket (DOCKER_HOST=unix:///path, default /var/run/docker.sock), so it \
             works while the Knify server is down.
             """,
-        subcommands: [ImageCommand.self, PolicyCommand.self]
+        subcommands: [ImageCommand.self, PolicyCommand.self, APIKeyCommand.self]
     )
 }
 
@@ -50,4 +51,22 @@ func fail(_ error: any Error) -> ExitCode {
 
 extension FileHandle: @retroactive TextOutputStream {
     public func write(_ string: String) { write(Data(string.utf8)) }
+}
+
+/// Options of every command that reads or writes the store: the same data directory `knify serve` uses.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Knify's data directory, holding knify.sqlite (default: $KNIFY_DATA_DIR, else .knify/data).")
+    var dataDir: String?
+
+    func open() throws -> SQLiteStore {
+        let directory = dataDir ?? ProcessInfo.processInfo.environment["KNIFY_DATA_DIR"] ?? ".knify/data"
+        return try SQLiteStore(path: (directory as NSString).appendingPathComponent("knify.sqlite"))
+    }
+}
+
+/// JSON for `--json`: sorted keys, so scripts and diffs see a stable shape.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import KnifyServer
 import Logging
+import ServiceLifecycle
 
 @main
 struct Knify: AsyncParsableCommand {
@@ -32,6 +33,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Jobs running at once; more wait queued [KNIFY_CONCURRENCY] (default 4).") var concurrency: Int?
     @Option(name: .customLong("warm-pool"), help: "Sandboxes kept started ahead of demand [KNIFY_WARM_POOL] (default 0).") var warmPool: Int?
     @Option(name: .customLong("node-id"), help: "This node's name on sandbox labels [KNIFY_NODE_ID] (default local).") var nodeId: String?
+    @Option(help: "Folder of uploaded workspaces [KNIFY_WORKSPACES] (default <data-dir>/workspaces).") var workspaces: String?
+    @Option(name: .customLong("rate-limit-free"), help: "Requests per hour for free-tier keys [KNIFY_RATE_LIMIT_FREE] (default 100).") var rateLimitFree: Int?
+    @Option(name: .customLong("rate-limit-pro"), help: "Requests per hour for pro-tier keys [KNIFY_RATE_LIMIT_PRO] (default 1000).") var rateLimitPro: Int?
+    @Option(name: .customLong("rate-limit-enterprise"), help: "Requests per hour for enterprise keys without their own limit [KNIFY_RATE_LIMIT_ENTERPRISE] (default 10000).") var rateLimitEnterprise: Int?
+    @Option(name: .customLong("sse-keepalive"), help: "Seconds between keep-alive comments on idle event streams [KNIFY_SSE_KEEPALIVE] (default 15).") var sseKeepAlive: Int?
+    @Option(name: .customLong("max-upload-mb"), help: "Largest workspace upload in MiB, compressed [KNIFY_MAX_UPLOAD_MB] (default 100).") var maxUploadMB: Int?
+    @Option(name: .customLong("shutdown-grace"), help: "Seconds running jobs get to finish on SIGTERM before they are cancelled [KNIFY_SHUTDOWN_GRACE] (default 30).") var shutdownGrace: Int?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -57,7 +65,7 @@ struct Serve: AsyncParsableCommand {
         let keys = ["CURSOR_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"].reduce(into: [String: String]()) { keys, name in
             if let value = environment[name], !value.isEmpty { keys[name] = value }
         }
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host ?? environment["KNIFY_HOST"] ?? "127.0.0.1", port: port, dockerSocket: socket,
             dataDirectory: dataDir ?? environment["KNIFY_DATA_DIR"] ?? ".knify/data",
             image: image ?? environment["KNIFY_IMAGE"] ?? "knify/sandbox:local",
@@ -65,7 +73,15 @@ struct Serve: AsyncParsableCommand {
             defaultPolicy: policy ?? environment["KNIFY_POLICY"] ?? "default",
             concurrency: try number(concurrency, "KNIFY_CONCURRENCY", 4, minimum: 1),
             warmPool: try number(warmPool, "KNIFY_WARM_POOL", 0, minimum: 0),
-            agentKeys: keys, node: nodeId ?? environment["KNIFY_NODE_ID"] ?? "local")
+            agentKeys: keys, node: nodeId ?? environment["KNIFY_NODE_ID"] ?? "local",
+            rateLimits: RateLimits(free: try number(rateLimitFree, "KNIFY_RATE_LIMIT_FREE", 100, minimum: 1),
+                                   pro: try number(rateLimitPro, "KNIFY_RATE_LIMIT_PRO", 1_000, minimum: 1),
+                                   enterpriseDefault: try number(rateLimitEnterprise, "KNIFY_RATE_LIMIT_ENTERPRISE", 10_000, minimum: 1)),
+            sseKeepAlive: .seconds(try number(sseKeepAlive, "KNIFY_SSE_KEEPALIVE", 15, minimum: 1)),
+            maximumUploadBytes: try number(maxUploadMB, "KNIFY_MAX_UPLOAD_MB", 100, minimum: 1) << 20,
+            shutdownGrace: .seconds(try number(shutdownGrace, "KNIFY_SHUTDOWN_GRACE", 30, minimum: 0)))
+        configuration.workspacesDirectory = workspaces ?? environment["KNIFY_WORKSPACES"]
+        _ = ServerMetrics.bootstrap()
 
         // Say at once whether the engine answers; the server starts either way and sandbox calls fail fast until it does.
         do {
@@ -77,8 +93,10 @@ struct Serve: AsyncParsableCommand {
         let services = try await KnifyServices.start(configuration, logger: logger)
         logger.info("Knify ready", metadata: ["data": "\(configuration.dataDirectory)", "policy": "\(configuration.defaultPolicy)",
                                               "concurrency": "\(configuration.concurrency)", "keys": "\(keys.keys.sorted())"])
-        try await buildApplication(configuration, logger: logger).runService()
-        // The services (maintenance, job queue) live as long as the server does.
-        withExtendedLifetime(services) {}
+        let application = buildApplication(configuration, services: services, logger: logger)
+        // Stopped in reverse order on SIGTERM/SIGINT: jobs reach final states first, then the server closes.
+        let group = ServiceGroup(configuration: .init(services: [application, services.lifecycle],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }

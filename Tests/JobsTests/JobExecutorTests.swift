@@ -97,6 +97,22 @@ struct JobExecutorTests {
         }
     }
 
+    @Test("graceful shutdown: a running job past the grace ends cancelled with a reason; a queued one stays queued")
+    func shutdown() async throws {
+        try await JobHarness(concurrency: 1).run { harness in
+            let running = try await harness.executor.submit(JobSpec(jobType: "cursor_task", prompt: "wait\n@@sleep 300"), tenant: "ws_a")
+            let queued = try await harness.executor.submit(JobSpec(jobType: "cursor_task", prompt: "later"), tenant: "ws_a")
+            for await item in try await harness.executor.follow(running.id, after: 0) {
+                if case .event = item { break }
+            }
+            await harness.executor.shutdown(grace: .milliseconds(100))
+            let stopped = try await harness.executor.visibleJob(running.id, tenant: nil)
+            #expect(stopped.status == .cancelled)
+            #expect(stopped.error == "server shutting down")
+            #expect(try await harness.executor.visibleJob(queued.id, tenant: nil).status == .pending)
+        }
+    }
+
     @Test("a job over its timeout fails with TIMEOUT")
     func timeout() async throws {
         try await JobHarness(timeout: .seconds(2)).run { harness in
@@ -261,10 +277,10 @@ struct JobExecutorTests {
             let artifacts = try await harness.store.artifacts(jobId: job.id)
             let big = try #require(artifacts.first { $0.path == "big.bin" })
             #expect(big.kind == "binary" && big.size == 3_000_000 && big.content == nil && big.storedAt != nil)
-            let bytes = try #require(try await harness.executor.artifactContent(jobId: job.id, path: "big.bin"))
+            let bytes = try #require(try await harness.executor.artifact(job.id, path: "big.bin", tenant: nil)?.content)
             #expect(bytes.count == 3_000_000)
-            #expect(try await harness.executor.artifactContent(jobId: job.id, path: "small.txt") == Data("small\n".utf8))
-            #expect(try await harness.executor.artifactContent(jobId: job.id, path: "missing") == nil)
+            #expect(try await harness.executor.artifact(job.id, path: "small.txt", tenant: nil)?.content == Data("small\n".utf8))
+            #expect(try await harness.executor.artifact(job.id, path: "missing", tenant: nil)?.content == nil)
         }
     }
 }

@@ -61,13 +61,5 @@ struct JobHarness {
     }
 
     /// Removes every container and volume of this harness's node.
-    func sweep() async {
-        let client = TestEngine.client
-        for container in (try? await client.listContainers(all: true, labels: ["\(SandboxManager.Label.node)=\(node)"])) ?? [] {
-            try? await client.removeContainer(container.id, force: true, volumes: true)
-        }
-        for volume in (try? await client.listVolumes(labels: ["\(SandboxManager.Label.node)=\(node)"])) ?? [] {
-            try? await client.removeVolume(name: volume.name, force: true)
-        }
-    }
+    func sweep() async { await TestEngine.sweep(node: node) }
 }

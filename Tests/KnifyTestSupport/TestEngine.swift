@@ -1,5 +1,6 @@
 import DockerEngine
 import Foundation
+import Sandboxes
 
 /// The real Docker engine the tests run against: `DOCKER_HOST` (unix://…) or /var/run/docker.sock.
 /// `make test` starts it and builds the offline image first; a test that finds either missing fails and says so.
@@ -47,6 +48,16 @@ public enum TestEngine {
         } catch {
             try? await client.removeContainer(created.id, force: true, volumes: true)
             throw error
+        }
+    }
+
+    /// Removes every container and volume a node's sandbox manager made (tests run one node each).
+    public static func sweep(node: String) async {
+        for container in (try? await client.listContainers(all: true, labels: ["\(SandboxManager.Label.node)=\(node)"])) ?? [] {
+            try? await client.removeContainer(container.id, force: true, volumes: true)
+        }
+        for volume in (try? await client.listVolumes(labels: ["\(SandboxManager.Label.node)=\(node)"])) ?? [] {
+            try? await client.removeVolume(name: volume.name, force: true)
         }
     }
 }

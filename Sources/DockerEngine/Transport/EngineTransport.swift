@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Synchronization
 
 /// A whole reply, read to the end.
@@ -13,6 +14,8 @@ struct EngineTransport: Sendable {
     let socketPath: String
 
     func send(_ request: CurlTransfer.Request) async throws(DockerError) -> EngineResponse {
+        let started = ContinuousClock.now
+        defer { Self.recordLatency(request, since: started) }
         let sink = BufferedSink()
         let transfer = try CurlTransfer(request, sink: sink)
         do {
@@ -37,6 +40,15 @@ struct EngineTransport: Sendable {
     ///
     /// With `awaitHead: false` it answers at once and an error reply is thrown by the iteration instead: for replies
     /// whose headers the engine holds back until there is a body (`/events` on 20.10 waits for the first event).
+    /// `knify_engine_request_seconds{method, resource}`: resource is the path's first part after the version
+    /// (`containers`, `exec`, …), so the label set stays small.
+    static func recordLatency(_ request: CurlTransfer.Request, since started: ContinuousClock.Instant) {
+        let parts = request.path.split(separator: "?", maxSplits: 1).first?.split(separator: "/") ?? []
+        let resource = parts.count > 1 ? String(parts[1]) : String(parts.first ?? "_ping")
+        Metrics.Timer(label: "knify_engine_request_seconds", dimensions: [("method", request.method), ("resource", resource)])
+            .recordSeconds(Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000)
+    }
+
     func stream(_ request: CurlTransfer.Request, awaitHead: Bool = true) async throws(DockerError) -> ByteChunks {
         let (chunks, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
         let sink = StreamingSink(continuation: continuation, context: "\(request.method) \(request.path.prefix(while: { $0 != "?" }))")

@@ -1,0 +1,46 @@
+import Hummingbird
+import Logging
+import Storage
+
+/// Who is calling: the API key's tenant and scopes, resolved once by `AuthMiddleware`.
+public struct Principal: Sendable {
+    public enum Scope: String, Sendable, CaseIterable {
+        case jobsRead = "jobs:read"
+        case jobsWrite = "jobs:write"
+        case admin
+    }
+
+    public var keyId: String
+    public var tenant: String
+    public var scopes: Set<Scope>
+    /// Requests per hour for this key (its tier's or its own).
+    public var hourlyLimit: Int
+
+    public var isAdmin: Bool { scopes.contains(.admin) }
+    /// The tenant jobs are filtered by; nil for admin keys, which see every tenant.
+    public var tenantFilter: String? { isAdmin ? nil : tenant }
+}
+
+/// The request context of every Knify route: Hummingbird's core storage plus the request id and the caller.
+public struct KnifyRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// `X-Request-Id`: the caller's, when it sent a sensible one, else ours.
+    public var requestId = ""
+    public var principal: Principal?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// JSON bodies are small; uploads collect their own (larger) limit.
+    public var maxUploadSize: Int { 1 << 20 }
+
+    /// The caller, if it holds `scope` (admin holds every scope); 401/403 otherwise.
+    func require(_ scope: Principal.Scope) throws -> Principal {
+        guard let principal else { throw APIError.unauthorized("send Authorization: Bearer <api key>") }
+        guard principal.scopes.contains(scope) || principal.isAdmin else {
+            throw APIError.forbidden("this API key lacks the \(scope.rawValue) scope")
+        }
+        return principal
+    }
+}

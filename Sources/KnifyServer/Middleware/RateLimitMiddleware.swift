@@ -1,0 +1,82 @@
+import Foundation
+import Hummingbird
+import Storage
+import Synchronization
+
+/// Requests per hour by tier; enterprise keys carry their own.
+public struct RateLimits: Sendable {
+    public var free: Int
+    public var pro: Int
+    /// For an enterprise key without a limit of its own.
+    public var enterpriseDefault: Int
+
+    public init(free: Int = 100, pro: Int = 1_000, enterpriseDefault: Int = 10_000) {
+        self.free = free
+        self.pro = pro
+        self.enterpriseDefault = enterpriseDefault
+    }
+
+    func hourlyLimit(for key: APIKeyRecord) -> Int {
+        switch key.tier {
+        case "enterprise": key.rateLimitPerHour ?? enterpriseDefault
+        case "pro": pro
+        default: free
+        }
+    }
+}
+
+/// Fixed one-hour windows per key, counted in memory (a restart forgives). Puts `X-RateLimit-*` on every
+/// authenticated reply, errors included, and answers 429 with `Retry-After` once a key's window is spent.
+final class RateLimiter: Sendable {
+    private struct Window {
+        var start: Int
+        var count: Int
+    }
+
+    private let windows = Mutex<[String: Window]>([:])
+    static let windowSeconds = 3600
+
+    /// Counts one request; answers what the headers say, and whether it is allowed.
+    func take(key: String, limit: Int, now: Date = Date()) -> (allowed: Bool, remaining: Int, reset: Int) {
+        let seconds = Int(now.timeIntervalSince1970)
+        let start = seconds - seconds % Self.windowSeconds
+        return windows.withLock { windows in
+            var window = windows[key].flatMap { $0.start == start ? $0 : nil } ?? Window(start: start, count: 0)
+            let allowed = window.count < limit
+            if allowed { window.count += 1 }
+            windows[key] = window
+            return (allowed, max(0, limit - window.count), start + Self.windowSeconds)
+        }
+    }
+}
+
+struct RateLimitMiddleware: RouterMiddleware {
+    typealias Context = KnifyRequestContext
+    let limiter: RateLimiter
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let principal = context.principal else { return try await next(request, context) }
+        let now = Date()
+        let taken = limiter.take(key: principal.keyId, limit: principal.hourlyLimit, now: now)
+        var headers = HTTPFields()
+        headers[.rateLimitLimit] = String(principal.hourlyLimit)
+        headers[.rateLimitRemaining] = String(taken.remaining)
+        headers[.rateLimitReset] = String(taken.reset)
+        guard taken.allowed else {
+            var error = APIError(.tooManyRequests, "RATE_LIMITED", "Rate limit exceeded",
+                                 detail: "\(principal.hourlyLimit) requests per hour for this key; the window resets at \(taken.reset)")
+            error.headers = headers
+            error.headers[.retryAfter] = String(max(1, taken.reset - Int(now.timeIntervalSince1970)))
+            throw error
+        }
+        do {
+            var response = try await next(request, context)
+            response.headers.append(contentsOf: headers)
+            return response
+        } catch {
+            var apiError = APIError(from: error)
+            apiError.headers.append(contentsOf: headers)
+            throw apiError
+        }
+    }
+}
