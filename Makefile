@@ -70,7 +70,10 @@ bench: image ## Measure Knify against the raw engine API in one run, release bui
 	python3 bench/dockerpy_lifecycle.py --iterations $(BENCH_ITERATIONS) > bench/results/dockerpy.json
 	.build/release/knify-bench --iterations $(BENCH_ITERATIONS) --dockerpy bench/results/dockerpy.json $(BENCH_FLAGS)
 
-run: image ## Start everything and run the Knify server on 127.0.0.1:8080.
+run: image ## Start everything and run the Knify server on 127.0.0.1:8080, printing a fresh dev API key.
+	@key=$$($(BIN)/knify-sandbox api-key create --name make-run --scopes jobs:read,jobs:write,admin --tier pro --replace 2>/dev/null) && \
+	  echo "dev API key (admin, replaces the previous make-run key): $$key" && \
+	  echo "try: curl -s -H \"Authorization: Bearer $$key\" http://127.0.0.1:8080/jobs"
 	$(BIN)/knify serve
 
 clean: ## Remove build output and every container, volume and image Knify created.

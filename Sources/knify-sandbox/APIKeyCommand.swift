@@ -70,6 +70,7 @@ struct APIKeyCommand: AsyncParsableCommand {
         @Option(help: "Rate-limit tier: free (100/h), pro (1,000/h) or enterprise (--rate-limit).") var tier = "free"
         @Option(name: .customLong("rate-limit"), help: "Requests per hour, for enterprise keys.") var rateLimit: Int?
         @Flag(help: "Make a knify_test_ key instead of knify_live_.") var test = false
+        @Flag(help: "Revoke the active keys of the same name first (rotation).") var replace = false
         @Flag(help: "Print a JSON object: api_key, key_id, name, scopes, workspace_id, tier, rate_limit_per_hour, created_at.") var json = false
         @OptionGroup var store: StoreOptions
 
@@ -96,7 +97,13 @@ struct APIKeyCommand: AsyncParsableCommand {
             let made = APIKeys.make(name: name, scopes: scopeList, tenant: workspace, tier: tier, rateLimitPerHour: rateLimit,
                                     environment: test ? .test : .live)
             do {
-                try await store.open().insertAPIKey(made.record)
+                let store = try store.open()
+                if replace {
+                    for old in try await store.apiKeys() where old.name == name && !old.isRevoked {
+                        try await store.revokeAPIKey(id: old.id)
+                    }
+                }
+                try await store.insertAPIKey(made.record)
             } catch {
                 throw fail(error)
             }

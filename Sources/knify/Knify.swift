@@ -20,11 +20,17 @@ struct Knify: AsyncParsableCommand {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the Knify server.",
-        discussion: "Every option has an environment twin, shown in brackets; a flag wins over its variable."
+        discussion: """
+            Every option has an environment twin, shown in brackets; a flag wins over its variable. Agent vendor keys \
+            are read from the environment only (CURSOR_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY), never from flags, \
+            so they stay out of the process list; they are passed to the agent's process alone and redacted from its \
+            output. API keys for clients: knify-sandbox api-key create. On SIGTERM or SIGINT, running jobs get the \
+            shutdown grace to finish, then end cancelled; queued jobs start at the next start.
+            """
     )
 
-    @Option(help: "Address to listen on [KNIFY_HOST].") var host: String?
-    @Option(help: "Port to listen on [KNIFY_PORT].") var port: Int?
+    @Option(help: "Address to listen on [KNIFY_HOST] (default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on [KNIFY_PORT] (default 8080).") var port: Int?
     @Option(name: .customLong("docker-host"), help: "Engine socket as unix:///path [DOCKER_HOST].") var dockerHost: String?
     @Option(name: .customLong("data-dir"), help: "Store, workspaces and artifacts [KNIFY_DATA_DIR] (default .knify/data).") var dataDir: String?
     @Option(help: "Sandbox image [KNIFY_IMAGE] (default knify/sandbox:local).") var image: String?
