@@ -82,9 +82,18 @@ extension JobExecutor {
         } catch {
             result = outcome(of: error, job: job)
         }
-        // Paused before the final state is announced: a continue that follows at once finds it ready to resume.
+        // The ending runs in a task of its own, so it is not cancelled with the run (see `awaitStop`): the job
+        // must reach its final state whatever happened above.
+        let ending = job
+        await Task { await self.conclude(ending, result) }.value
+    }
+
+    /// Pauses the sandbox, then records the final state. Paused first: a continue that follows the final state at
+    /// once finds the sandbox ready to resume.
+    private func conclude(_ ending: JobRecord, _ result: Outcome) async {
+        var job = ending
         if let sandboxId = job.sandboxId, (try? await sandboxes.pause(sandboxId)) != nil {
-            try? await stage(id, "sandbox_paused", "Sandbox paused until a continue or a cleanup")
+            try? await stage(job.id, "sandbox_paused", "Sandbox paused until a continue or a cleanup")
         }
         await finish(&job, result.status, error: result.error, code: result.code)
     }
@@ -195,6 +204,9 @@ extension JobExecutor {
                 }
             }
             if let last = lines.finish() { try await record(job.id, lines: [last], parser: &parser) }
+            // The agent has exited: a cancel from here on has nothing to kill (and must not kill the sandbox,
+            // which is about to be paused for the next turn).
+            running[job.id]?.execution = nil
         } catch let error as JobError {
             throw error
         } catch {
@@ -238,9 +250,10 @@ extension JobExecutor {
     }
 
     private func timedOut(_ id: String, _ execution: SandboxManager.Execution) async {
-        guard running[id] != nil, running[id]?.stopReason == nil else { return }
+        guard running[id]?.execution != nil, running[id]?.stopReason == nil else { return }
         running[id]?.stopReason = .timedOut
         try? await sandboxes.terminate(execution)
+        await awaitStop(id)
     }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Sandboxes
 import Storage
+import Synchronization
 
 /// Runs jobs: validates a spec, records the job, queues it under a concurrency limit, runs the agent in a sandbox,
 /// streams its events to the store and to followers, collects artifacts, and always ends the job in a final state
@@ -14,6 +15,8 @@ public actor JobExecutor {
         public var concurrency: Int
         /// A running job is stopped (`failed`, "timed out") after this long.
         public var jobTimeout: Duration
+        /// How long a cancelled or timed-out agent's output may take to end after its processes were killed.
+        public var stopGrace: Duration = .seconds(15)
         public var workspaces: WorkspaceRoot
         /// Vendor keys by variable name (`CURSOR_API_KEY`, …): injected into the agent's exec only.
         public var agentKeys: [String: String]
@@ -148,9 +151,38 @@ public actor JobExecutor {
             if let execution = running[id]?.execution {
                 try? await sandboxes.terminate(execution)
             }
-            await tasks[id]?.value
+            await awaitStop(id)
         }
         return try await current(id)
+    }
+
+    /// Waits for a stopped job's run to end. If the agent's output has not ended `stopGrace` after its processes
+    /// were killed, the run is cancelled, which abandons the output stream: the job still ends `cancelled`, and
+    /// its sandbox is paused as usual, freezing whatever survived.
+    func awaitStop(_ id: String) async {
+        guard let task = tasks[id] else { return }
+        if await Self.wait(for: task, upTo: configuration.stopGrace) { return }
+        logger.warning("the agent's output did not end after termination; abandoning it", metadata: ["job": "\(id)"])
+        task.cancel()
+        await task.value
+    }
+
+    /// Whether `task` finished within `limit` (it keeps running either way).
+    static func wait(for task: Task<Void, Never>, upTo limit: Duration) async -> Bool {
+        let resumed = Mutex(false)
+        return await withCheckedContinuation { continuation in
+            let finish: @Sendable (Bool) -> Void = { finished in
+                if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: finished) }
+            }
+            Task {
+                await task.value
+                finish(true)
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                finish(false)
+            }
+        }
     }
 
     /// Graceful stop: nothing new starts; running jobs get `grace` to finish, then are cancelled ("server shutting
@@ -158,12 +190,11 @@ public actor JobExecutor {
     public func shutdown(grace: Duration) async {
         accepting = false
         queue.removeAll()
-        let deadline = Task {
-            do { try await Task.sleep(for: grace) } catch { return }
-            await self.stopAll(.shutdown)
-        }
-        for task in Array(tasks.values) { await task.value }
-        deadline.cancel()
+        let runs = Array(tasks.values)
+        let all = Task { for run in runs { await run.value } }
+        if await Self.wait(for: all, upTo: grace) { return }
+        await stopAll(.shutdown)
+        for id in Array(tasks.keys) { await awaitStop(id) }
     }
 
     private func stopAll(_ reason: StopReason) async {

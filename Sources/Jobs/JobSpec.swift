@@ -76,15 +76,16 @@ public enum JobType {
     public static var all: [String] { ["cursor_task", "claude_task", "gemini_task", userExam] }
 }
 
-/// ISO-8601 with or without fractional seconds, always written in UTC with `Z`.
+/// ISO-8601 with or without fractional seconds, always written in UTC with `Z`. Format styles, not
+/// `ISO8601DateFormatter`: they are values (safe to share) and far cheaper than making a formatter per call, which
+/// every job rendered over HTTP would otherwise do several times.
 public enum ISO8601 {
+    private static let plain = Date.ISO8601FormatStyle()
+    private static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     public static func date(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
+        (try? plain.parse(text)) ?? (try? fractional.parse(text))
     }
 
-    public static func string(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    public static func string(_ date: Date) -> String { plain.format(date) }
 }

@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""HTTP benchmarks of `knify serve` (issue #5), measured next to the raw Docker Engine API in the same run.
+
+  * GET /jobs/{id} and GET / under wrk at 64 connections (req/s, p99), against the engine's own
+    GET /containers/{id}/json and GET /_ping under the same wrk settings. The engine only listens on its Unix socket,
+    so it is reached through socat (one extra local hop: it flatters the engine's latency, not ours).
+  * SSE fan-out: N clients on one job's /cursor/stream; delivery latency = arrival time - the agent's own event
+    timestamp (same host clock), p50/p99 over every event of every client.
+  * POST /jobs admission with the warm pool full: how many jobs per second are accepted, and the p99 of one POST.
+
+Usage: bench/http_bench.py --bin .build/release [--duration 10] [--sse-clients 1000] [--out bench/results/http.json]
+"""
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[index]
+
+
+class Server:
+    def __init__(self, bin_dir, socket_path, warm_pool):
+        self.bin_dir = bin_dir
+        self.data = tempfile.mkdtemp(prefix="knify-bench-http-")
+        self.port = free_port()
+        self.node = f"bench-http-{os.getpid()}"
+        key = subprocess.run([f"{bin_dir}/knify-sandbox", "api-key", "create", "--data-dir", self.data, "--name", "bench",
+                              "--scopes", "jobs:read,jobs:write,admin", "--tier", "enterprise",
+                              "--rate-limit", "100000000", "--json"], check=True, capture_output=True, text=True)
+        self.key = json.loads(key.stdout)["api_key"]
+        self.log = open(os.path.join(self.data, "server.log"), "w")
+        self.process = subprocess.Popen(
+            [f"{bin_dir}/knify", "serve", "--port", str(self.port), "--data-dir", self.data, "--node-id", self.node,
+             "--docker-host", f"unix://{socket_path}", "--warm-pool", str(warm_pool), "--concurrency", "4"],
+            stdout=self.log, stderr=self.log, env={**os.environ, "KNIFY_LOG_LEVEL": "warning"})
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if self.request("GET", "/", auth=False)[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("knify serve did not start; see " + self.log.name)
+
+    def request(self, method, path, body=None, auth=True):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Authorization": f"Bearer {self.key}"} if auth else {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, json.loads(data) if data.startswith(b"{") else data
+
+    def submit(self, job_type, prompt):
+        status, body = self.request("POST", "/jobs", {"spec": {"job_type": job_type, "prompt": prompt}})
+        assert status == 200, body
+        return body["job_id"]
+
+    def wait(self, job_id, timeout=120):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status, job = self.request("GET", f"/jobs/{job_id}")
+            if job["status"] in ("completed", "failed", "cancelled"):
+                return job
+            time.sleep(0.05)
+        raise SystemExit(f"job {job_id} did not finish")
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def wrk(url, duration, connections, headers=()):
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    output = subprocess.run(command + [url], check=True, capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"req_per_s": rate, "p99_ms": float(p99.group(1)) * scale, "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+async def sse_client(port, key, job_id, connected, latencies, start_after):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    writer.write(f"GET /jobs/{job_id}/cursor/stream HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}\r\n"
+                 f"Accept: text/event-stream\r\n\r\n".encode())
+    await writer.drain()
+    connected()
+    received = 0
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        if not line.startswith(b"data: "):
+            continue
+        now = time.time()
+        event = json.loads(line[6:])
+        if event.get("type") == "done":
+            break
+        stamp = event.get("timestamp")
+        if stamp:
+            sent = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            if sent >= start_after[0]:
+                latencies.append((now - sent) * 1000)
+        received += 1
+    writer.close()
+    return received
+
+
+async def fan_out(server, clients):
+    # The agent waits for the clients, then emits an event pair every 100 ms.
+    prompt = "fan-out\n@@sleep 4\n" + "".join("@@run true\n@@sleep 0.1\n" for _ in range(20))
+    job_id = server.submit("claude_task", prompt)
+    latencies, count = [], [0]
+    everyone = asyncio.Event()
+    start_after = [float("inf")]
+
+    def connected():
+        count[0] += 1
+        if count[0] == clients:
+            start_after[0] = time.time()
+            everyone.set()
+
+    tasks = [asyncio.create_task(sse_client(server.port, server.key, job_id, connected, latencies, start_after))
+             for _ in range(clients)]
+    await asyncio.wait_for(everyone.wait(), 60)
+    received = await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    server.request("POST", f"/jobs/{job_id}/cleanup")
+    return {"clients": clients, "events_per_client_min": min(received), "samples": len(latencies),
+            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+
+
+def admission(server, jobs, threads):
+    latencies, ids, lock = [], [], threading.Lock()
+
+    def worker(count):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        for _ in range(count):
+            body = json.dumps({"spec": {"job_type": "gemini_task", "prompt": "admission"}})
+            began = time.perf_counter()
+            connection.request("POST", "/jobs", body=body, headers={"Authorization": f"Bearer {server.key}",
+                                                                     "Content-Type": "application/json"})
+            response = connection.getresponse()
+            reply = json.loads(response.read())
+            elapsed = (time.perf_counter() - began) * 1000
+            assert response.status == 200, reply
+            with lock:
+                latencies.append(elapsed)
+                ids.append(reply["job_id"])
+        connection.close()
+
+    began = time.perf_counter()
+    workers = [threading.Thread(target=worker, args=(jobs // threads,)) for _ in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    seconds = time.perf_counter() - began
+    for job_id in ids:
+        server.request("POST", f"/jobs/{job_id}/cancel")
+    for job_id in ids:
+        server.request("POST", f"/jobs/{job_id}/cleanup")
+    return {"jobs": len(ids), "threads": threads, "jobs_per_s": len(ids) / seconds, "p99_ms": percentile(latencies, 99)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", default=".build/release")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--sse-clients", type=int, default=1000)
+    parser.add_argument("--admission-jobs", type=int, default=192)
+    parser.add_argument("--warm-pool", type=int, default=4)
+    parser.add_argument("--out", default="bench/results/http.json")
+    args = parser.parse_args()
+    socket_path = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
+    for tool in ("wrk", "socat"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing: make bench installs it (apt-get install -y {tool})")
+
+    server = Server(args.bin, socket_path, args.warm_pool)
+    engine_port = free_port()
+    proxy = subprocess.Popen(["socat", f"TCP-LISTEN:{engine_port},fork,reuseaddr,bind=127.0.0.1", f"UNIX-CONNECT:{socket_path}"])
+    results = {}
+    try:
+        job = server.wait(server.submit("gemini_task", "bench target"))
+        container = "knify-" + job["sandbox_id"]
+        auth = f"Authorization: Bearer {server.key}"
+        base = f"http://127.0.0.1:{server.port}"
+        engine = f"http://127.0.0.1:{engine_port}"
+        time.sleep(0.5)  # let socat bind before wrk connects
+        results["get_job"] = wrk(f"{base}/jobs/{job['id']}", args.duration, args.connections, [auth])
+        results["engine_inspect"] = wrk(f"{engine}/v1.41/containers/{container}/json", args.duration, args.connections)
+        results["get_health"] = wrk(f"{base}/", args.duration, args.connections)
+        results["engine_ping"] = wrk(f"{engine}/_ping", args.duration, args.connections)
+        results["sse_fan_out"] = asyncio.run(fan_out(server, args.sse_clients))
+        results["admission"] = admission(server, args.admission_jobs, 16)
+        server.request("POST", f"/jobs/{job['id']}/cleanup")
+    finally:
+        proxy.terminate()
+        server.stop()
+
+    results["ratios"] = {
+        "get_job_vs_engine_inspect_req_per_s": results["get_job"]["req_per_s"] / results["engine_inspect"]["req_per_s"],
+        "get_job_vs_engine_inspect_p99": results["get_job"]["p99_ms"] / results["engine_inspect"]["p99_ms"],
+        "health_vs_engine_ping_req_per_s": results["get_health"]["req_per_s"] / results["engine_ping"]["req_per_s"],
+        "health_vs_engine_ping_p99": results["get_health"]["p99_ms"] / results["engine_ping"]["p99_ms"],
+    }
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as handle:
+        json.dump(results, handle, indent=2)
+    r = results
+    print(f"| measure | Knify | raw engine | ratio |")
+    print(f"|---|---|---|---|")
+    print(f"| GET /jobs/{{id}} req/s ({args.connections} conns) | {r['get_job']['req_per_s']:.0f} | "
+          f"{r['engine_inspect']['req_per_s']:.0f} (inspect) | {r['ratios']['get_job_vs_engine_inspect_req_per_s']:.2f} |")
+    print(f"| GET /jobs/{{id}} p99 ms | {r['get_job']['p99_ms']:.2f} | {r['engine_inspect']['p99_ms']:.2f} | "
+          f"{r['ratios']['get_job_vs_engine_inspect_p99']:.2f} |")
+    print(f"| GET / req/s | {r['get_health']['req_per_s']:.0f} | {r['engine_ping']['req_per_s']:.0f} (_ping) | "
+          f"{r['ratios']['health_vs_engine_ping_req_per_s']:.2f} |")
+    print(f"| GET / p99 ms | {r['get_health']['p99_ms']:.2f} | {r['engine_ping']['p99_ms']:.2f} | "
+          f"{r['ratios']['health_vs_engine_ping_p99']:.2f} |")
+    s = r["sse_fan_out"]
+    print(f"| SSE fan-out, {s['clients']} clients: delivery p50 / p99 ms | {s['p50_ms']:.1f} / {s['p99_ms']:.1f} | | |")
+    a = r["admission"]
+    print(f"| POST /jobs admission, warm pool full: jobs/s, p99 ms | {a['jobs_per_s']:.0f}, {a['p99_ms']:.1f} | | |")
+    if any(r[k]["non_2xx"] for k in ("get_job", "get_health")):
+        raise SystemExit("wrk saw non-2xx replies from Knify")
+
+
+if __name__ == "__main__":
+    main()
