@@ -57,18 +57,23 @@ probe: .build/knify-probe ## Compile the static escape-suite probe that goes int
 image: build engine probe ## Build the offline sandbox image knify/sandbox:local through Knify's own engine client.
 	$(BIN)/knify-sandbox image build
 
-test: image ## Run the whole test suite against the real engine.
+test: image ## Run the whole test suite against the real engine: Swift tests, then the black-box HTTP suite (BLACKBOX=0 skips it).
 	swift test --skip-build $(TEST_FLAGS)
+	$(if $(filter 0,$(BLACKBOX)),@echo "black-box suite skipped (BLACKBOX=0)",bash Tests/blackbox/run.sh)
 
 blackbox: image ## Black-box HTTP suite (pytest + schemathesis) against a real `knify serve`.
 	bash Tests/blackbox/run.sh
 
 bench: image ## Measure Knify against the raw engine API in one run, release build (results in bench/results/).
 	@python3 -c 'import docker' 2>/dev/null || pip install --quiet docker
+	@for tool in wrk socat; do command -v $$tool >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$tool >/dev/null; done
 	swift build -c release --product knify-bench
+	swift build -c release --product knify
+	swift build -c release --product knify-sandbox
 	mkdir -p bench/results
 	python3 bench/dockerpy_lifecycle.py --iterations $(BENCH_ITERATIONS) > bench/results/dockerpy.json
 	.build/release/knify-bench --iterations $(BENCH_ITERATIONS) --dockerpy bench/results/dockerpy.json $(BENCH_FLAGS)
+	python3 bench/http_bench.py --bin .build/release --out bench/results/http.json $(HTTP_BENCH_FLAGS)
 
 run: image ## Start everything and run the Knify server on 127.0.0.1:8080, printing a fresh dev API key.
 	@key=$$($(BIN)/knify-sandbox api-key create --name make-run --scopes jobs:read,jobs:write,admin --tier pro --replace 2>/dev/null) && \

@@ -14,7 +14,9 @@ public func buildApplication(_ configuration: ServerConfiguration, services: Kni
                              logger: Logger = Logger(label: "knify.server")) -> some ApplicationProtocol {
     let router = Router(context: KnifyRequestContext.self)
     router.add(middleware: RequestMiddleware())
-    let system = SystemRoutes(metrics: ServerMetrics.bootstrap(), store: services.store, node: configuration.node)
+    let metrics = ServerMetrics.bootstrap()
+    metrics.prepare(policies: services.sandboxes.configuration.policies.keys, jobTypes: JobType.all)
+    let system = SystemRoutes(metrics: metrics, store: services.store, node: configuration.node)
     system.registerPublic(on: router)
 
     let api = router.group()

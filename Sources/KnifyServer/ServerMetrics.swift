@@ -31,6 +31,20 @@ public final class ServerMetrics: Sendable {
         self.registry = registry
     }
 
+    /// Registers the series other layers record into, at zero, so a fresh server's scrape already lists them
+    /// (dashboards and alerts see a 0, not a missing series).
+    func prepare(policies: some Sequence<String>, jobTypes: [String]) {
+        for policy in policies {
+            _ = Counter(label: "knify_pool_hits_total", dimensions: [("policy", policy)])
+            _ = Counter(label: "knify_pool_misses_total", dimensions: [("policy", policy)])
+        }
+        for status in ["completed", "failed", "cancelled"] {
+            for jobType in jobTypes {
+                _ = Metrics.Timer(label: "knify_job_duration_seconds", dimensions: [("status", status), ("job_type", jobType)])
+            }
+        }
+    }
+
     /// The exposition text, with the store-backed levels refreshed first.
     func scrape(store: any Store, node: String) async throws -> [UInt8] {
         for status in JobRecord.Status.allCases {

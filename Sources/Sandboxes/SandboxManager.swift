@@ -89,6 +89,13 @@ public actor SandboxManager {
     var fillTask: Task<Void, Never>?
     var refillDue = false
     var maintenanceTask: Task<Void, Never>?
+    /// Terminations in flight per sandbox. `pause` waits for them: freezing a sandbox mid-termination would freeze
+    /// the killer too, and its exec would never answer.
+    var terminations: [String: Int] = [:]
+    var terminationWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// A destroy in flight per sandbox: a second destroy (two jobs of one sandbox cleaned up at once) waits for it
+    /// instead of racing the engine's removal.
+    var destroys: [String: Task<SandboxRecord, any Error>] = [:]
 
     public init(client: DockerClient, store: any SandboxStore, configuration: Configuration,
                 logger: Logger = Logger(label: "knify.sandboxes")) {
@@ -212,6 +219,8 @@ public actor SandboxManager {
     /// environment, found through /proc as the sandbox user. Repeats until none is left (a process may fork while
     /// the loop runs); if that cannot be done, the container is killed rather than leaving the process running.
     public func terminate(_ execution: Execution) async throws(SandboxError) {
+        terminations[execution.sandboxId, default: 0] += 1
+        defer { endTermination(execution.sandboxId) }
         guard let record = try await storeCall({ try await store.sandbox(id: execution.sandboxId) }), record.isLive else { return }
         let script = """
             n=0; while [ $n -lt 20 ]; do found=0
@@ -237,6 +246,13 @@ public actor SandboxManager {
                 throw SandboxError("killing sandbox \(record.id) failed: \(error.message)", docker: error)
             }
         }
+    }
+
+    private func endTermination(_ id: String) {
+        terminations[id, default: 1] -= 1
+        guard terminations[id] == 0 else { return }
+        terminations[id] = nil
+        for waiter in terminationWaiters.removeValue(forKey: id) ?? [] { waiter.resume() }
     }
 
     /// The exit code of a finished execution (-1 if the engine has none).
@@ -302,6 +318,9 @@ public actor SandboxManager {
     /// Freezes the sandbox between turns. Pausing a paused sandbox is a no-op.
     @discardableResult
     public func pause(_ id: String) async throws(SandboxError) -> SandboxRecord {
+        while terminations[id] != nil {
+            await withCheckedContinuation { terminationWaiters[id, default: []].append($0) }
+        }
         var record = try await liveRecord(id)
         guard record.state != .paused else { return record }
         do {
@@ -334,6 +353,19 @@ public actor SandboxManager {
     /// second call answers the cleaned record.
     @discardableResult
     public func destroy(_ id: String, reason: String = "cleanup") async throws(SandboxError) -> SandboxRecord {
+        let work = destroys[id] ?? Task { try await self.performDestroy(id, reason: reason) }
+        destroys[id] = work
+        defer { destroys[id] = nil }
+        do {
+            return try await work.value
+        } catch let error as SandboxError {
+            throw error
+        } catch {
+            throw SandboxError(.engine, "destroying sandbox \(id) failed", cause: error)
+        }
+    }
+
+    private func performDestroy(_ id: String, reason: String) async throws(SandboxError) -> SandboxRecord {
         guard var record = try await storeCall({ try await store.sandbox(id: id) }) else {
             throw SandboxError(.notFound, "no sandbox \(id)")
         }

@@ -142,6 +142,36 @@ struct SandboxManagerTests {
         try await manager.destroy(record.id)
     }
 
+    @Test("a pause that races a termination waits for it, so the killer is never frozen mid-way")
+    func pauseWaitsForTermination() async throws {
+        let (manager, _) = try makeManager()
+        let record = try await manager.acquire(.init()).record
+        let execution = try await manager.exec(record.id, ExecSpec(cmd: ["sh", "-c", "echo up; sleep 301 & sleep 302 & wait"]))
+        var iterator = execution.output.makeAsyncIterator()
+        #expect(try await iterator.next() == .stdout(Array("up\n".utf8)))
+        // As a job does when its agent's output ends under a cancel: pause while the killer may still be looping.
+        async let terminated: Void = manager.terminate(execution)
+        async let paused = manager.pause(record.id)
+        try await terminated
+        #expect(try await paused.state == .paused)
+        #expect(try await iterator.next() == nil)
+        // The termination finished inside the sandbox (no container kill as a fallback), and nothing survived it.
+        try await manager.resume(record.id)
+        let survivors = try await manager.run(record.id, ExecSpec(cmd: ["ps", "-o", "args"]), timeout: .seconds(30))
+        #expect(!survivors.result.stdoutText.contains("sleep 30"), "left running: \(survivors.result.stdoutText)")
+        try await manager.destroy(record.id)
+    }
+
+    @Test("two destroys of one sandbox at once both succeed")
+    func concurrentDestroy() async throws {
+        let (manager, _) = try makeManager()
+        let record = try await manager.acquire(.init()).record
+        async let first = manager.destroy(record.id, reason: "first")
+        async let second = manager.destroy(record.id, reason: "second")
+        #expect(try await first.state == .cleaned)
+        #expect(try await second.state == .cleaned)
+    }
+
     @Test("a container that fails to start is removed, and the error says why")
     func startFailure() async throws {
         // The engine accepts this tmpfs option at create and fails to mount it at start.
