@@ -3,30 +3,39 @@ import Sandboxes
 import Storage
 
 /// Reads for the API. Every read goes through `visibleJob`, so another tenant's job is "not found" everywhere.
+/// They touch only the store, so they run beside the actor (nonisolated) instead of queueing behind it.
 extension JobExecutor {
+    /// The job with its stages, artifact names and sandbox state, in one store read.
+    public nonisolated func detail(_ id: String, tenant: String?) async throws(JobError) -> JobDetail {
+        guard let detail = try await storeCall({ try await store.jobDetail(id: id) }), tenant == nil || detail.job.tenant == tenant else {
+            throw JobError(.notFound, "no job \(id)")
+        }
+        return detail
+    }
+
     /// A page of the tenant's jobs (nil tenant: all), newest first, with the total that matched.
-    public func jobs(_ query: JobQuery) async throws(JobError) -> (jobs: [JobRecord], total: Int) {
+    public nonisolated func jobs(_ query: JobQuery) async throws(JobError) -> (jobs: [JobRecord], total: Int) {
         try await storeCall { try await store.jobs(query) }
     }
 
-    public func stages(_ id: String, tenant: String?) async throws(JobError) -> [StageEvent] {
+    public nonisolated func stages(_ id: String, tenant: String?) async throws(JobError) -> [StageEvent] {
         _ = try await visibleJob(id, tenant: tenant)
         return try await storeCall { try await store.stages(jobId: id) }
     }
 
-    public func agentEvents(_ id: String, tenant: String?, after: Int = 0) async throws(JobError) -> [AgentEventRow] {
+    public nonisolated func agentEvents(_ id: String, tenant: String?, after: Int = 0) async throws(JobError) -> [AgentEventRow] {
         _ = try await visibleJob(id, tenant: tenant)
         return try await storeCall { try await store.agentEvents(jobId: id, after: after) }
     }
 
     /// The job's artifacts as recorded (small contents inline, large ones only named).
-    public func artifactRecords(_ id: String, tenant: String?) async throws(JobError) -> [ArtifactRecord] {
+    public nonisolated func artifactRecords(_ id: String, tenant: String?) async throws(JobError) -> [ArtifactRecord] {
         _ = try await visibleJob(id, tenant: tenant)
         return try await storeCall { try await store.artifacts(jobId: id) }
     }
 
     /// Every artifact with its bytes (nil when it was over the size limit and not kept).
-    public func artifacts(_ id: String, tenant: String?) async throws(JobError) -> [(artifact: ArtifactRecord, content: Data?)] {
+    public nonisolated func artifacts(_ id: String, tenant: String?) async throws(JobError) -> [(artifact: ArtifactRecord, content: Data?)] {
         try await artifactRecords(id, tenant: tenant).map { artifact in
             if let content = artifact.content { return (artifact, content) }
             return (artifact, storedContent(artifact))
@@ -34,7 +43,7 @@ extension JobExecutor {
     }
 
     /// One artifact's bytes, or nil when the job has no such artifact (or did not keep its contents).
-    public func artifact(_ id: String, path: String, tenant: String?) async throws(JobError) -> (artifact: ArtifactRecord, content: Data?)? {
+    public nonisolated func artifact(_ id: String, path: String, tenant: String?) async throws(JobError) -> (artifact: ArtifactRecord, content: Data?)? {
         guard let artifact = try await artifactRecords(id, tenant: tenant).first(where: { $0.path == path }) else {
             return nil
         }
@@ -42,7 +51,7 @@ extension JobExecutor {
     }
 
     /// The state of each named sandbox (`active`, `paused`, `cleaned`, `lost`), for rendering jobs.
-    public func sandboxStates(_ ids: Set<String>) async throws(JobError) -> [String: String] {
+    public nonisolated func sandboxStates(_ ids: Set<String>) async throws(JobError) -> [String: String] {
         var states: [String: String] = [:]
         for id in ids {
             if let record = try await storeCall({ try await store.sandbox(id: id) }) { states[id] = record.state.apiName }
@@ -63,7 +72,7 @@ extension JobExecutor {
         return record
     }
 
-    public func workspaces(tenant: String?) async throws(JobError) -> [WorkspaceRecord] {
+    public nonisolated func workspaces(tenant: String?) async throws(JobError) -> [WorkspaceRecord] {
         try await storeCall { try await store.workspaces(tenant: tenant) }
     }
 
@@ -77,7 +86,7 @@ extension JobExecutor {
         }
     }
 
-    private func storedContent(_ artifact: ArtifactRecord) -> Data? {
+    private nonisolated func storedContent(_ artifact: ArtifactRecord) -> Data? {
         guard let stored = artifact.storedAt, let directory = configuration.artifactDirectory else { return nil }
         return FileManager.default.contents(atPath: URL(fileURLWithPath: directory).appendingPathComponent(stored).path)
     }

@@ -245,7 +245,8 @@ extension JobExecutor {
         let timeout = configuration.jobTimeout
         return Task {
             do { try await Task.sleep(for: timeout) } catch { return }
-            await self.timedOut(id, execution)
+            // Once it fires, the stop runs to its end even if the run ends meanwhile and cancels this timer.
+            await Task { await self.timedOut(id, execution) }.value
         }
     }
 

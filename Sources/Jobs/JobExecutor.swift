@@ -221,7 +221,7 @@ public actor JobExecutor {
     // MARK: - Reading
 
     /// The job if the tenant may see it (nil tenant: admin, sees all); another tenant's job is not found.
-    public func visibleJob(_ id: String, tenant: String?) async throws(JobError) -> JobRecord {
+    public nonisolated func visibleJob(_ id: String, tenant: String?) async throws(JobError) -> JobRecord {
         guard let job = try await storeCall({ try await store.job(id: id) }), tenant == nil || job.tenant == tenant else {
             throw JobError(.notFound, "no job \(id)")
         }
@@ -315,7 +315,8 @@ public actor JobExecutor {
         _ = try await storeCall { try await store.appendStage(jobId: id, StageEvent(stage: stage, level: level, detail: detail)) }
     }
 
-    func storeCall<T>(_ body: () async throws -> T) async throws(JobError) -> T {
+    /// Runs on the caller's isolation (the actor, or none for the nonisolated reads), so `body` need not be Sendable.
+    func storeCall<T>(isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T) async throws(JobError) -> T {
         do {
             return try await body()
         } catch {

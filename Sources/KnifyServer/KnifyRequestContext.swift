@@ -13,8 +13,9 @@ public struct Principal: Sendable {
     public var keyId: String
     public var tenant: String
     public var scopes: Set<Scope>
-    /// Requests per hour for this key (its tier's or its own).
-    public var hourlyLimit: Int
+    /// Requests per hour for this key (its tier's or its own); nil for a stream token, whose minting was the
+    /// limited request.
+    public var hourlyLimit: Int?
 
     public var isAdmin: Bool { scopes.contains(.admin) }
     /// The tenant jobs are filtered by; nil for admin keys, which see every tenant.

@@ -37,9 +37,9 @@ public struct StreamTokens: Sendable {
               let claims = try? JSONDecoder().decode(Claims.self, from: payload),
               Double(claims.expires) > now.timeIntervalSince1970,
               path == "/jobs/\(claims.job)/cursor/stream" else { return nil }
-        // Reading this one stream is all a token allows; making it was the rate-limited request.
+        // Reading this one stream is all a token allows.
         return Principal(keyId: claims.key, tenant: claims.tenant, scopes: claims.admin ? [.jobsRead, .admin] : [.jobsRead],
-                         hourlyLimit: .max)
+                         hourlyLimit: nil)
     }
 
     private static func base64URL(_ data: Data) -> String {

@@ -207,11 +207,24 @@ public actor SandboxManager {
         var marked = spec
         marked.env.append("\(Self.execTokenVariable)=\(token)")
         do {
-            let execId = try await client.createExec(in: record.containerName, marked)
+            let execId = try await createExec(record.containerName, marked)
             return Execution(sandboxId: id, execId: execId, token: token,
                              output: try await client.startExec(execId, tty: spec.tty))
         } catch {
             throw try await engineFailure(error, record: &record, doing: "exec in")
+        }
+    }
+
+    /// Creates an exec in a sandbox this manager knows to be active. The engine's own paused flag can lag behind a
+    /// pause/unpause pair made in quick succession (20.10 sets it again when the pause event is processed), so a
+    /// "container is paused" refusal is answered by one more unpause and one retry.
+    private func createExec(_ container: String, _ spec: ExecSpec) async throws(DockerError) -> String {
+        do {
+            return try await client.createExec(in: container, spec)
+        } catch where error.code == .conflict && error.message.contains("is paused") {
+            logger.warning("the engine still saw the sandbox paused; unpausing again", metadata: ["container": "\(container)"])
+            try? await client.unpauseContainer(container)
+            return try await client.createExec(in: container, spec)
         }
     }
 
@@ -236,6 +249,9 @@ public actor SandboxManager {
             let killer = try await client.exec(in: record.containerName, ExecSpec(cmd: ["sh", "-c", script]))
             if killer.exitCode == 0 { return }
             logger.warning("processes survived termination; killing the sandbox", metadata: ["sandbox": "\(record.id)"])
+        } catch where error.code == .cancelled {
+            // The caller gave up (its job ended meanwhile); killing the sandbox would only lose it.
+            return
         } catch {
             logger.warning("cannot terminate inside the sandbox; killing it", metadata: ["sandbox": "\(record.id)", "error": "\(error)"])
         }

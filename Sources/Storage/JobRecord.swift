@@ -129,3 +129,19 @@ public struct JobQuery: Sendable, Equatable {
         self.offset = offset
     }
 }
+
+/// A job and what its detail view shows beside it.
+public struct JobDetail: Sendable, Equatable {
+    public var job: JobRecord
+    public var stages: [StageEvent]
+    public var artifactPaths: [String]
+    /// Nil while the job has no sandbox.
+    public var sandboxState: SandboxRecord.State?
+
+    public init(job: JobRecord, stages: [StageEvent], artifactPaths: [String], sandboxState: SandboxRecord.State?) {
+        self.job = job
+        self.stages = stages
+        self.artifactPaths = artifactPaths
+        self.sandboxState = sandboxState
+    }
+}

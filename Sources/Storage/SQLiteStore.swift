@@ -307,11 +307,22 @@ extension SQLiteStore {
     }
 
     public func stages(jobId: String) async throws -> [StageEvent] {
-        try await read("reading the stages of job \(jobId)") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM job_stages WHERE job_id = ? ORDER BY sequence", arguments: [jobId]).map { row in
-                StageEvent(sequence: row["sequence"], ts: row["ts"], stage: row["stage"],
-                           level: StageEvent.Level(rawValue: row["level"]) ?? .info, detail: row["detail"])
-            }
+        try await read("reading the stages of job \(jobId)") { db in try Self.stages(db, jobId: jobId) }
+    }
+
+    public func jobDetail(id: String) async throws -> JobDetail? {
+        try await read("reading job \(id)") { db in
+            guard let job = try JobRecord.fetchOne(db, key: id) else { return nil }
+            let paths = try String.fetchAll(db, sql: "SELECT path FROM artifacts WHERE job_id = ? ORDER BY path", arguments: [id])
+            let state = try job.sandboxId.flatMap { try SandboxRecord.fetchOne(db, key: $0)?.state }
+            return JobDetail(job: job, stages: try Self.stages(db, jobId: id), artifactPaths: paths, sandboxState: state)
+        }
+    }
+
+    private static func stages(_ db: Database, jobId: String) throws -> [StageEvent] {
+        try Row.fetchAll(db, sql: "SELECT * FROM job_stages WHERE job_id = ? ORDER BY sequence", arguments: [jobId]).map { row in
+            StageEvent(sequence: row["sequence"], ts: row["ts"], stage: row["stage"],
+                       level: StageEvent.Level(rawValue: row["level"]) ?? .info, detail: row["detail"])
         }
     }
 

@@ -16,6 +16,8 @@ public protocol JobStore: Sendable {
     @discardableResult
     func appendStage(jobId: String, _ event: StageEvent) async throws -> StageEvent
     func stages(jobId: String) async throws -> [StageEvent]
+    /// A job with its stages, artifact paths and its sandbox's state, read in one transaction (`GET /jobs/{id}`).
+    func jobDetail(id: String) async throws -> JobDetail?
 
     /// Appends agent events in order, numbering them after the job's last one; returns them numbered.
     @discardableResult

@@ -55,16 +55,16 @@ struct RateLimitMiddleware: RouterMiddleware {
     let limiter: RateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let principal = context.principal else { return try await next(request, context) }
+        guard let principal = context.principal, let limit = principal.hourlyLimit else { return try await next(request, context) }
         let now = Date()
-        let taken = limiter.take(key: principal.keyId, limit: principal.hourlyLimit, now: now)
+        let taken = limiter.take(key: principal.keyId, limit: limit, now: now)
         var headers = HTTPFields()
-        headers[.rateLimitLimit] = String(principal.hourlyLimit)
+        headers[.rateLimitLimit] = String(limit)
         headers[.rateLimitRemaining] = String(taken.remaining)
         headers[.rateLimitReset] = String(taken.reset)
         guard taken.allowed else {
             var error = APIError(.tooManyRequests, "RATE_LIMITED", "Rate limit exceeded",
-                                 detail: "\(principal.hourlyLimit) requests per hour for this key; the window resets at \(taken.reset)")
+                                 detail: "\(limit) requests per hour for this key; the window resets at \(taken.reset)")
             error.headers = headers
             error.headers[.retryAfter] = String(max(1, taken.reset - Int(now.timeIntervalSince1970)))
             throw error

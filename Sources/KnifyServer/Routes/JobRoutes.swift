@@ -79,12 +79,9 @@ struct JobRoutes {
 
     @Sendable func show(_ request: Request, context: KnifyRequestContext) async throws -> JSONReply<JobView> {
         let principal = try context.require(.jobsRead)
-        let job = try await jobs.visibleJob(try Self.jobId(context), tenant: principal.tenantFilter)
-        let stages = try await jobs.stages(job.id, tenant: principal.tenantFilter)
-        let artifacts = try await jobs.artifactRecords(job.id, tenant: principal.tenantFilter)
-        let states = try await jobs.sandboxStates(Set([job.sandboxId].compactMap { $0 }))
-        return JSONReply(JobView(job: job, sandboxState: job.sandboxId.flatMap { states[$0] },
-                                 events: stages.map(StageView.init), artifactFiles: artifacts.map(\.path)))
+        let detail = try await jobs.detail(try Self.jobId(context), tenant: principal.tenantFilter)
+        return JSONReply(JobView(job: detail.job, sandboxState: detail.sandboxState?.apiName,
+                                 events: detail.stages.map(StageView.init), artifactFiles: detail.artifactPaths))
     }
 
     @Sendable func events(_ request: Request, context: KnifyRequestContext) async throws -> JSONReply<[String: [StageView]]> {
@@ -136,11 +133,11 @@ struct JobRoutes {
         switch request.uri.queryParameters["raw"] {
         case nil, "false":
             // Each row already holds its event as JSON text: joined, not decoded and encoded again.
-            return JSONReply<Int>.raw(Data(("{\"events\":[" + rows.map(\.json).joined(separator: ",") + "]}").utf8))
+            return Response.json(Data(("{\"events\":[" + rows.map(\.json).joined(separator: ",") + "]}").utf8))
         case "true":
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.withoutEscapingSlashes]
-            return JSONReply<Int>.raw(try encoder.encode(["lines": rows.map(\.raw).filter { !$0.isEmpty }]))
+            return Response.json(try encoder.encode(["lines": rows.map(\.raw).filter { !$0.isEmpty }]))
         default:
             throw APIError.badRequest("raw must be true or false")
         }

@@ -16,7 +16,7 @@ struct SystemRoutes {
 
     func registerPublic(on router: some RouterMethods<KnifyRequestContext>) {
         router.get("/") { _, _ in JSONReply(Health(status: "ok", version: ServerConfiguration.version)) }
-        router.get("/openapi.json") { _, _ in JSONReply<Int>.raw(Data(PackageResources.openapi_json)) }
+        router.get("/openapi.json") { _, _ in Response.json(Data(PackageResources.openapi_json)) }
         router.get("/console") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Self.consolePlaceholder)))
         }

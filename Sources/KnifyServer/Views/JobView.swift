@@ -66,10 +66,13 @@ struct JSONReply<Value: Encodable>: ResponseGenerator {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        return Self.raw(try encoder.encode(value), status: status)
+        return .json(try encoder.encode(value), status: status)
     }
+}
 
-    static func raw(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {
+extension Response {
+    /// A reply whose body is JSON text already.
+    static func json(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
