@@ -212,7 +212,9 @@ def main():
 
     server = Server(args.bin, socket_path, args.warm_pool)
     engine_port = free_port()
-    proxy = subprocess.Popen(["socat", f"TCP-LISTEN:{engine_port},fork,reuseaddr,bind=127.0.0.1", f"UNIX-CONNECT:{socket_path}"])
+    # socat reports every connection wrk closes mid-reply as a broken pipe: noise, not a result.
+    proxy = subprocess.Popen(["socat", f"TCP-LISTEN:{engine_port},fork,reuseaddr,bind=127.0.0.1", f"UNIX-CONNECT:{socket_path}"],
+                             stderr=subprocess.DEVNULL)
     results = {}
     try:
         job = server.wait(server.submit("gemini_task", "bench target"))

@@ -129,7 +129,8 @@ extension SandboxManager {
             }
             try await reap(now: now)
         } catch {
-            logger.warning("sandbox maintenance failed", metadata: ["error": "\(error)"])
+            // A pass cut short by stopMaintenance() is not a failure.
+            if !Task.isCancelled { logger.warning("sandbox maintenance failed", metadata: ["error": "\(error)"]) }
         }
         await fillPool()
     }

@@ -245,11 +245,19 @@ public actor SandboxManager {
               [ $found = 0 ] && exit 0; n=$((n+1))
             done; exit 1
             """
+        // The killer gets 30 s: a sandbox the engine froze or lost must not hold its job's stop forever.
+        let client = client
+        let killing = Task { try await client.exec(in: record.containerName, ExecSpec(cmd: ["sh", "-c", script])) }
+        let deadline = Task {
+            try await Task.sleep(for: Self.killerDeadline)
+            killing.cancel()
+        }
+        defer { deadline.cancel() }
         do {
-            let killer = try await client.exec(in: record.containerName, ExecSpec(cmd: ["sh", "-c", script]))
+            let killer = try await withTaskCancellationHandler { try await killing.value } onCancel: { killing.cancel() }
             if killer.exitCode == 0 { return }
             logger.warning("processes survived termination; killing the sandbox", metadata: ["sandbox": "\(record.id)"])
-        } catch where error.code == .cancelled {
+        } catch let error as DockerError where error.code == .cancelled && Task.isCancelled {
             // The caller gave up (its job ended meanwhile); killing the sandbox would only lose it.
             return
         } catch {
@@ -330,6 +338,7 @@ public actor SandboxManager {
     }
 
     static let execTokenVariable = "KNIFY_EXEC_TOKEN"
+    static let killerDeadline: Duration = .seconds(30)
 
     /// Freezes the sandbox between turns. Pausing a paused sandbox is a no-op.
     @discardableResult
