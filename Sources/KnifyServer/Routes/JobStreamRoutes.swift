@@ -12,6 +12,7 @@ struct JobStreamRoutes {
     let jobs: JobExecutor
     let tokens: StreamTokens
     let keepAlive: Duration
+    static let backlog = 10_000
 
     func register(on router: some RouterMethods<KnifyRequestContext>) {
         router.get("/jobs/:id/cursor/stream", use: stream)
@@ -27,15 +28,17 @@ struct JobStreamRoutes {
         let items = try await jobs.follow(id, after: after)
         let keepAlive = keepAlive
         let body = ResponseBody { writer in
-            let (frames, output) = AsyncStream<String>.makeStream()
+            // A client that reads slower than the agent writes is not buffered without bound: past `backlog` frames
+            // its stream is closed without `done`, and its EventSource reconnects with Last-Event-ID, which replays
+            // the rest from the store.
+            let (frames, output) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(Self.backlog))
             let pump = Task {
                 for await item in items {
-                    switch item {
-                    case .event(let row):
-                        output.yield("id: \(row.sequence)\ndata: \(row.json)\n\n")
-                    case .done(let status):
-                        output.yield("data: {\"type\":\"done\",\"status\":\"\(status.rawValue)\"}\n\n")
+                    let frame = switch item {
+                    case .event(let row): "id: \(row.sequence)\ndata: \(row.json)\n\n"
+                    case .done(let status): "data: {\"type\":\"done\",\"status\":\"\(status.rawValue)\"}\n\n"
                     }
+                    if case .dropped = output.yield(frame) { break }
                 }
                 output.finish()
             }
