@@ -78,6 +78,7 @@ let package = Package(
         .executableTarget(name: "knify-sandbox", dependencies: [
             "Sandboxes", "SandboxPolicy", "DockerEngine", "Storage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Shared by the test targets: the real engine, the offline image, throwaway containers.

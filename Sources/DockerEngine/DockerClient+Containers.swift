@@ -216,3 +216,33 @@ extension DockerClient {
         return OutputStream(chunks: chunks, multiplexed: true)
     }
 }
+
+/// One sample of `GET /containers/{id}/stats`: what `knify-sandbox ls` shows.
+public struct ContainerStats: Decodable, Sendable, Equatable {
+    /// CPU time used since the container started, in nanoseconds.
+    public let cpuNanoseconds: UInt64
+    /// Memory in use, in bytes (0 when the engine reports none).
+    public let memoryBytes: UInt64
+
+    enum CodingKeys: String, CodingKey { case cpuStats = "cpu_stats", memoryStats = "memory_stats" }
+    enum CPUKeys: String, CodingKey { case cpuUsage = "cpu_usage" }
+    enum UsageKeys: String, CodingKey { case totalUsage = "total_usage" }
+    enum MemoryKeys: String, CodingKey { case usage }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let cpu = try? container.nestedContainer(keyedBy: CPUKeys.self, forKey: .cpuStats)
+            .nestedContainer(keyedBy: UsageKeys.self, forKey: .cpuUsage)
+        cpuNanoseconds = (try? cpu?.decodeIfPresent(UInt64.self, forKey: .totalUsage)) ?? 0
+        let memory = try? container.nestedContainer(keyedBy: MemoryKeys.self, forKey: .memoryStats)
+        memoryBytes = (try? memory?.decodeIfPresent(UInt64.self, forKey: .usage)) ?? 0
+    }
+}
+
+extension DockerClient {
+    /// One stats sample without waiting for a second one (`one-shot`), so listing many containers stays quick.
+    public func containerStats(_ id: String) async throws(DockerError) -> ContainerStats {
+        try await send(Call("GET", "/containers/\(id)/stats", query: [("stream", "false"), ("one-shot", "true")]),
+                       as: ContainerStats.self)
+    }
+}

@@ -22,12 +22,7 @@ public struct KnifyServices: Sendable {
     /// recovers jobs a previous process left unfinished, then starts periodic sandbox maintenance.
     public static func start(_ configuration: ServerConfiguration, logger: Logger) async throws -> KnifyServices {
         let store = try SQLiteStore(path: configuration.databasePath)
-        var policies: [String: Policy] = [:]
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: configuration.policiesDirectory)) ?? []
-        for file in names where file.hasSuffix(".json") {
-            let policy = try Policy.load(file: (configuration.policiesDirectory as NSString).appendingPathComponent(file))
-            policies[policy.name] = policy
-        }
+        let policies = try Policy.loadAll(from: configuration.policiesDirectory)
         guard policies[configuration.defaultPolicy] != nil else {
             throw PolicyError(.unknownPolicy, file: configuration.policiesDirectory, value: configuration.defaultPolicy,
                               "the default policy is not in the policies folder")

@@ -107,6 +107,17 @@ extension Policy {
         return try load(file: path)
     }
 
+    /// Every policy file (`*.json`) of a folder, by policy name.
+    public static func loadAll(from directory: String) throws(PolicyError) -> [String: Policy] {
+        var policies: [String: Policy] = [:]
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for file in names.sorted() where file.hasSuffix(".json") {
+            let policy = try load(file: (directory as NSString).appendingPathComponent(file))
+            policies[policy.name] = policy
+        }
+        return policies
+    }
+
     public static func load(file: String) throws(PolicyError) -> Policy {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw PolicyError(.unreadable, file: file, "cannot read the policy file")

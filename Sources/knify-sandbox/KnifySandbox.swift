@@ -14,7 +14,9 @@ struct KnifySandbox: AsyncParsableCommand {
             Talks to the engine over its Unix socket (DOCKER_HOST=unix:///path, default /var/run/docker.sock), so it \
             works while the Knify server is down.
             """,
-        subcommands: [ImageCommand.self, PolicyCommand.self, APIKeyCommand.self]
+        subcommands: [ListSandboxes.self, InspectSandbox.self, ExecInSandbox.self, PauseSandbox.self, UnpauseSandbox.self,
+                      RemoveSandboxes.self, ReconcileSandboxes.self, JobsCommand.self, ImageCommand.self, PolicyCommand.self,
+                      APIKeyCommand.self]
     )
 }
 

@@ -1,0 +1,87 @@
+"""`knify-sandbox` sandbox and job commands against the running server's store and the real engine: JSON shapes and
+exit codes (0 success, 1 failure, 3 engine unavailable, 64 usage)."""
+
+import json
+
+from knify_server import sandbox_cli
+
+SANDBOX_FIELDS = {"id", "job", "session", "state", "policy", "node", "created_at", "age_seconds", "idle_seconds",
+                  "cpu_seconds", "memory_bytes"}
+JOB_FIELDS = {"id", "job_type", "status", "tenant", "sandbox_id", "parent_job_id", "created_at", "completed_at", "error",
+              "error_code"}
+
+
+def cli(server, *args, check=True, env=None):
+    return sandbox_cli(*args, "--data-dir", str(server.data_dir), check=check, env=env)
+
+
+def sandbox_args(server):
+    return ["--node-id", server.node_id, "--data-dir", str(server.data_dir)]
+
+
+def test_ls_inspect_exec_pause_unpause_rm(server, rw):
+    job = rw.run_job({"job_type": "gemini_task", "prompt": "cli target"})
+    sandbox_id = job["sandbox_id"]
+    listed = json.loads(sandbox_cli("ls", "--json", *sandbox_args(server)).stdout)
+    mine = [s for s in listed if s["id"] == sandbox_id]
+    assert len(mine) == 1 and set(mine[0]) == SANDBOX_FIELDS, listed
+    assert mine[0]["state"] == "paused" and mine[0]["job"] == job["id"] and mine[0]["node"] == server.node_id
+    assert mine[0]["cpu_seconds"] is not None and mine[0]["cpu_seconds"] >= 0
+    table = sandbox_cli("ls", *sandbox_args(server)).stdout
+    assert table.splitlines()[0].split() == ["ID", "JOB", "SESSION", "STATE", "POLICY", "AGE", "IDLE", "CPU", "MEM"]
+    assert sandbox_id in table
+
+    inspected = json.loads(sandbox_cli("inspect", sandbox_id, *sandbox_args(server)).stdout)
+    assert inspected["sandbox"]["id"] == sandbox_id and inspected["container_state"] == "paused"
+    assert inspected["container"] == f"knify-{sandbox_id}"
+
+    # exec needs an active sandbox: a paused one is refused with a clear error.
+    refused = sandbox_cli("exec", sandbox_id, *sandbox_args(server), "--", "true", check=False)
+    assert refused.returncode == 1 and "paused" in refused.stderr, refused
+    assert "active" in sandbox_cli("unpause", sandbox_id, *sandbox_args(server)).stdout
+    ran = sandbox_cli("exec", sandbox_id, *sandbox_args(server), "--", "sh", "-c", "echo out; echo err >&2; exit 7",
+                      check=False)
+    assert (ran.returncode, ran.stdout, ran.stderr.strip().splitlines()[-1]) == (7, "out\n", "err"), ran
+    assert "paused" in sandbox_cli("pause", sandbox_id, *sandbox_args(server)).stdout
+
+    assert sandbox_cli("rm", sandbox_id, *sandbox_args(server)).stdout.strip() == f"{sandbox_id} removed"
+    # Idempotent: a removed sandbox removes again.
+    assert sandbox_cli("rm", sandbox_id, *sandbox_args(server)).returncode == 0
+    assert json.loads(sandbox_cli("inspect", sandbox_id, *sandbox_args(server)).stdout)["sandbox"]["state"] == "cleaned"
+    assert rw.get(f"/jobs/{job['id']}").json()["sandbox_state"] == "cleaned"
+
+
+def test_unknown_ids_and_usage_errors(server):
+    unknown = sandbox_cli("rm", "sbx_doesNotExist", *sandbox_args(server), check=False)
+    assert unknown.returncode == 1 and "no sandbox" in unknown.stderr
+    assert sandbox_cli("inspect", "sbx_doesNotExist", *sandbox_args(server), check=False).returncode == 1
+    assert sandbox_cli("exec", "sbx_doesNotExist", *sandbox_args(server), "--", "true", check=False).returncode == 1
+    assert sandbox_cli("exec", "sbx_x", check=False).returncode == 64
+    assert sandbox_cli("jobs", "ls", "--status", "done", check=False).returncode == 64
+
+
+def test_engine_unavailable_is_exit_3(server, tmp_path):
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    for args in (["ls"], ["reconcile"]):
+        proc = sandbox_cli(*args, *sandbox_args(server), check=False, env=env)
+        assert proc.returncode == 3, (args, proc)
+        assert "engine" in proc.stderr.lower(), proc.stderr
+
+
+def test_reconcile_adopts_the_servers_sandboxes(server, rw):
+    job = rw.run_job({"job_type": "claude_task", "prompt": "reconcile me"})
+    report = json.loads(sandbox_cli("reconcile", "--json", *sandbox_args(server)).stdout)
+    assert set(report) == {"adopted", "removed_orphans", "marked_lost", "removed_stopped"}
+    assert job["sandbox_id"] in report["adopted"] and report["removed_orphans"] == []
+
+
+def test_jobs_ls_and_show(server, rw):
+    job = rw.run_job({"job_type": "gemini_task", "prompt": "listed by the cli"})
+    listed = json.loads(cli(server, "jobs", "ls", "--json", "--status", "completed").stdout)
+    assert listed and all(set(j) == JOB_FIELDS and j["status"] == "completed" for j in listed)
+    assert job["id"] in [j["id"] for j in listed]
+    shown = json.loads(cli(server, "jobs", "show", job["id"]).stdout)
+    assert set(shown) == JOB_FIELDS | {"stages"}
+    assert [s["stage"] for s in shown["stages"]][-1] == "completed"
+    missing = cli(server, "jobs", "show", "job_doesNotExist", check=False)
+    assert missing.returncode == 1 and "no job" in missing.stderr
