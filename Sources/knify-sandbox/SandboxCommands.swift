@@ -17,7 +17,8 @@ struct SandboxOptions: ParsableArguments {
 
     var node: String { nodeId ?? ProcessInfo.processInfo.environment["KNIFY_NODE_ID"] ?? "local" }
 
-    func manager() throws -> SandboxManager {
+    /// `warmPool`: pooled sandboxes to keep per policy (`pool fill`); none otherwise.
+    func manager(warmPool: [String: Int] = [:]) throws -> SandboxManager {
         let environment = ProcessInfo.processInfo.environment
         let loaded = try Policy.loadAll(from: policies ?? environment["KNIFY_POLICIES"] ?? "Policies")
         // Warnings and errors only: the command's own output says what happened.
@@ -25,7 +26,8 @@ struct SandboxOptions: ParsableArguments {
         logger.logLevel = .warning
         return SandboxManager(client: try engine.client(), store: try store.open(), configuration: .init(
             image: environment["KNIFY_IMAGE"] ?? SandboxImage.defaultTag, node: node, policies: loaded,
-            defaultPolicy: loaded["default"] != nil ? "default" : loaded.keys.sorted().first ?? "default"), logger: logger)
+            defaultPolicy: loaded["default"] != nil ? "default" : loaded.keys.sorted().first ?? "default",
+            warmPool: warmPool), logger: logger)
     }
 }
 

@@ -85,3 +85,33 @@ def test_jobs_ls_and_show(server, rw):
     assert [s["stage"] for s in shown["stages"]][-1] == "completed"
     missing = cli(server, "jobs", "show", "job_doesNotExist", check=False)
     assert missing.returncode == 1 and "no job" in missing.stderr
+
+
+def test_pool_fill_status_drain(server):
+    args = sandbox_args(server)
+    filled = sandbox_cli("pool", "fill", "--size", "2", *args)
+    assert filled.stdout.strip() == "default: 2 ready", filled
+    status = json.loads(sandbox_cli("pool", "status", "--json", *args).stdout)
+    assert status == [{"policy": "default", "ready": 2}]
+    pooled = [s for s in json.loads(sandbox_cli("ls", "--json", *args).stdout) if s["job"] is None]
+    assert len(pooled) == 2 and all(s["state"] == "active" for s in pooled)
+    assert sandbox_cli("pool", "drain", *args).stdout.strip() == "drained 2"
+    assert json.loads(sandbox_cli("pool", "status", "--json", *args).stdout) == []
+    assert sandbox_cli("pool", "fill", "--size", "0", *args, check=False).returncode == 64
+
+
+def test_logs_of_a_sandbox(server, rw):
+    job = rw.run_job({"job_type": "gemini_task", "prompt": "logs"})
+    assert sandbox_cli("logs", job["sandbox_id"], "--tail", "5", *sandbox_args(server)).returncode == 0
+    assert sandbox_cli("logs", "sbx_doesNotExist", *sandbox_args(server), check=False).returncode == 1
+
+
+def test_doctor_passes_here_and_names_a_missing_engine(server, tmp_path):
+    checks = json.loads(sandbox_cli("doctor", "--json", *sandbox_args(server)).stdout)
+    assert {c["check"] for c in checks} == {"engine", "seccomp", "cgroups", "image", "store", "disk"}
+    assert all(c["ok"] for c in checks), checks
+    down = sandbox_cli("doctor", *sandbox_args(server), check=False,
+                       env={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
+    assert down.returncode == 3
+    assert "FAIL engine" in down.stdout and "fix: start an engine" in down.stdout, down.stdout
+
