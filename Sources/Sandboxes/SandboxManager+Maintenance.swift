@@ -27,9 +27,10 @@ extension SandboxManager {
         try await saveRecord(record)
     }
 
-    /// Destroys sandboxes past their idle TTL or maximum lifetime; returns what it destroyed.
+    /// Destroys sandboxes past their idle TTL or maximum lifetime; returns what it destroyed, each with its
+    /// `endReason`. With `dryRun` it only answers what it would destroy (`knify-sandbox prune --dry-run`).
     @discardableResult
-    public func reap(now: Date = Date()) async throws(SandboxError) -> [SandboxRecord] {
+    public func reap(now: Date = Date(), dryRun: Bool = false) async throws(SandboxError) -> [SandboxRecord] {
         var reaped: [SandboxRecord] = []
         for record in try await liveRecords() {
             guard let policy = configuration.policies[record.policy] else { continue }
@@ -43,15 +44,22 @@ extension SandboxManager {
             } else {
                 continue
             }
-            reaped.append(try await destroy(record.id, reason: reason))
+            if dryRun {
+                var planned = record
+                planned.endReason = reason
+                reaped.append(planned)
+            } else {
+                reaped.append(try await destroy(record.id, reason: reason))
+            }
         }
         return reaped
     }
 
     /// Matches the engine against the store for this node: adopts what the store knows, removes labelled
     /// containers it does not know (after `grace`, so a create in flight is never mistaken for an orphan), marks
-    /// records whose container vanished as lost. Run at start-up and periodically.
-    public func reconcile(now: Date = Date(), grace: TimeInterval = 60) async throws(SandboxError) -> ReconcileReport {
+    /// records whose container vanished as lost. Run at start-up and periodically. With `dryRun` nothing is changed:
+    /// the report says what would be.
+    public func reconcile(now: Date = Date(), grace: TimeInterval = 60, dryRun: Bool = false) async throws(SandboxError) -> ReconcileReport {
         var report = ReconcileReport()
         let containers: [ContainerSummary]
         let volumes: [Volume]
@@ -67,7 +75,7 @@ extension SandboxManager {
             let id = container.labels[Label.sandbox] ?? ""
             guard var record = records.removeValue(forKey: id) else {
                 guard now.timeIntervalSince1970 - Double(container.created) >= grace else { continue }
-                await removeLeftovers(container: container.id, volume: "knify-ws-\(id)")
+                if !dryRun { await removeLeftovers(container: container.id, volume: "knify-ws-\(id)") }
                 report.removedOrphans.append(id)
                 continue
             }
@@ -79,24 +87,28 @@ extension SandboxManager {
                 record.state = .paused
             default:
                 // Stopped, dead, or a create that never finished: not a sandbox a job can use.
-                _ = try await destroy(record.id, reason: "container \(container.state) at reconcile")
+                if !dryRun { _ = try await destroy(record.id, reason: "container \(container.state) at reconcile") }
                 report.removedStopped.append(record.id)
                 continue
             }
-            try await saveRecord(record)
-            if record.pooled { returnToPool(record) }
+            if !dryRun {
+                try await saveRecord(record)
+                if record.pooled { returnToPool(record) }
+            }
             report.adopted.append(record.id)
         }
         for var record in records.values {
             if record.state == .creating && now.timeIntervalSince(record.createdAt) < grace { continue }
+            report.markedLost.append(record.id)
+            if dryRun { continue }
             record.state = .lost
             record.endReason = "container vanished"
             try await saveRecord(record)
             try? await client.removeVolume(name: record.volumeName, force: true)
             removeFromPool(record.id)
-            report.markedLost.append(record.id)
         }
         // Volumes whose sandbox is no longer live (a crash between volume and container create).
+        if dryRun { return report }
         let live = Set(try await liveRecords().map(\.volumeName))
         for volume in volumes where !live.contains(volume.name) && volumeOlder(volume, than: grace, now: now) {
             try? await client.removeVolume(name: volume.name, force: true)

@@ -5,7 +5,7 @@ import Storage
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs", abstract: "Read jobs straight from the store (works while the server is down).",
-        subcommands: [List.self, Show.self])
+        subcommands: [List.self, Show.self, Cancel.self, Cleanup.self])
 
     struct JobView: Encodable {
         var id: String
@@ -107,6 +107,88 @@ struct JobsCommand: AsyncParsableCommand {
                     throw ExitStatus.failure
                 }
                 try printJSON(JobView(job, stages: try await store.stages(jobId: id)))
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+
+    /// A running job belongs to the server that runs it: the CLI stops one only with `--force` (its server is gone).
+    static func stoppable(_ job: JobRecord, force: Bool) throws {
+        guard job.status == .running, !force else { return }
+        var stderr = FileHandle.standardError
+        print("error: job \(job.id) is running; cancel it through the API (POST /jobs/\(job.id)/cancel), or use --force "
+              + "if its server is gone (the job is marked cancelled and its sandbox destroyed)", to: &stderr)
+        throw ExitStatus.failure
+    }
+
+    /// Marks a job cancelled in the store, with a stage saying who did it.
+    static func markCancelled(_ job: JobRecord, store: SQLiteStore) async throws -> JobRecord {
+        var job = job
+        job.status = .cancelled
+        job.completedAt = Date()
+        job.error = "cancelled by knify-sandbox"
+        try await store.updateJob(job)
+        try await store.appendStage(jobId: job.id, StageEvent(stage: "cancelled", level: .warning, detail: "Job cancelled by knify-sandbox"))
+        return job
+    }
+
+    static func find(_ id: String, in store: SQLiteStore) async throws -> JobRecord {
+        guard let job = try await store.job(id: id) else {
+            var stderr = FileHandle.standardError
+            print("error: no job \(id)", to: &stderr)
+            throw ExitStatus.failure
+        }
+        return job
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a queued job (a running one only with --force, when its server is gone).",
+            discussion: "A finished job is left as it is. A queued job is marked cancelled; its server skips it.")
+        @Argument(help: "A job id (job_…).") var id: String
+        @Flag(help: "Also cancel a running job, destroying its sandbox: for a job whose server is gone.") var force = false
+        @OptionGroup var options: SandboxOptions
+
+        func run() async throws {
+            do {
+                let store = try options.store.open()
+                let job = try await JobsCommand.find(id, in: store)
+                guard !job.status.isFinal else { return print("\(id) is already \(job.status.rawValue)") }
+                try JobsCommand.stoppable(job, force: force)
+                if job.status == .running, let sandboxId = job.sandboxId {
+                    _ = try await options.manager().destroy(sandboxId, reason: "job \(id) cancelled by knify-sandbox --force")
+                }
+                print("\(try await JobsCommand.markCancelled(job, store: store).id) cancelled")
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+
+    struct Cleanup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Destroy a finished job's sandbox (idempotent), as POST /jobs/{id}/cleanup does.")
+        @Argument(help: "A job id (job_…).") var id: String
+        @Flag(help: "Also clean up a running job (cancelled first): for a job whose server is gone.") var force = false
+        @OptionGroup var options: SandboxOptions
+
+        func run() async throws {
+            do {
+                let store = try options.store.open()
+                var job = try await JobsCommand.find(id, in: store)
+                try JobsCommand.stoppable(job, force: force)
+                if !job.status.isFinal { job = try await JobsCommand.markCancelled(job, store: store) }
+                guard let sandboxId = job.sandboxId, let sandbox = try await store.sandbox(id: sandboxId), sandbox.isLive else {
+                    return print("\(id): already cleaned")
+                }
+                _ = try await options.manager().destroy(sandboxId, reason: "cleanup of job \(id) by knify-sandbox")
+                try await store.appendStage(jobId: id, StageEvent(stage: "sandbox_cleaned", level: .info, detail: "Sandbox \(sandboxId) destroyed"))
+                print("\(id): sandbox \(sandboxId) destroyed")
             } catch let exit as ExitCode {
                 throw exit
             } catch {

@@ -15,7 +15,7 @@ struct KnifySandbox: AsyncParsableCommand {
             works while the Knify server is down.
             """,
         subcommands: [ListSandboxes.self, InspectSandbox.self, ExecInSandbox.self, PauseSandbox.self, UnpauseSandbox.self,
-                      RemoveSandboxes.self, ReconcileSandboxes.self, SandboxLogs.self, PoolCommand.self, JobsCommand.self, Doctor.self, ImageCommand.self, PolicyCommand.self,
+                      RemoveSandboxes.self, ReconcileSandboxes.self, SandboxLogs.self, PoolCommand.self, Prune.self, JobsCommand.self, Doctor.self, ImageCommand.self, PolicyCommand.self,
                       APIKeyCommand.self]
     )
 }

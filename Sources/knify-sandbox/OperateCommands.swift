@@ -175,3 +175,53 @@ struct Doctor: AsyncParsableCommand {
         if checks.contains(where: { !$0.ok }) { throw ExitStatus.failure }
     }
 }
+
+struct Prune: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove what no job can use: orphan containers (labelled for this node, unknown to the store), stopped "
+            + "sandboxes, and sandboxes past their idle TTL or lifetime.",
+        discussion: "--dry-run lists what would go and changes nothing.")
+    @Flag(name: .customLong("dry-run"), help: "Only list what would be removed.") var dryRun = false
+    @Option(help: "Seconds an unknown container must have lived before it counts as an orphan.") var grace: Int = 60
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var options: SandboxOptions
+
+    struct Expired: Encodable {
+        var id: String
+        var reason: String
+    }
+
+    struct Report: Encodable {
+        var dryRun: Bool
+        var orphans: [String]
+        var stopped: [String]
+        var lost: [String]
+        var expired: [Expired]
+        enum CodingKeys: String, CodingKey { case dryRun = "dry_run", orphans, stopped, lost, expired }
+    }
+
+    func run() async throws {
+        do {
+            let manager = try options.manager()
+            if !dryRun && !json {
+                var stderr = FileHandle.standardError
+                print("pruning the sandboxes of node \(options.node)…", to: &stderr)
+            }
+            let reconciled = try await manager.reconcile(grace: TimeInterval(grace), dryRun: dryRun)
+            let expired = try await manager.reap(dryRun: dryRun).map { Expired(id: $0.id, reason: $0.endReason ?? "") }
+            let report = Report(dryRun: dryRun, orphans: reconciled.removedOrphans, stopped: reconciled.removedStopped,
+                                lost: reconciled.markedLost, expired: expired)
+            if json { return try printJSON(report) }
+            let verb = dryRun ? "would remove" : "removed"
+            for id in report.orphans { print("\(verb) orphan \(id)") }
+            for id in report.stopped { print("\(verb) stopped \(id)") }
+            for id in report.lost { print("\(dryRun ? "would mark" : "marked") lost \(id)") }
+            for entry in report.expired { print("\(verb) expired \(entry.id) (\(entry.reason))") }
+            if report.orphans.isEmpty && report.stopped.isEmpty && report.lost.isEmpty && report.expired.isEmpty {
+                print("nothing to prune")
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}

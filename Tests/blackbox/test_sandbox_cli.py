@@ -115,3 +115,53 @@ def test_doctor_passes_here_and_names_a_missing_engine(server, tmp_path):
     assert down.returncode == 3
     assert "FAIL engine" in down.stdout and "fix: start an engine" in down.stdout, down.stdout
 
+
+
+def _create_orphan(node_id: str) -> str:
+    """A container with this node's labels that no record knows: what a crash between create and record leaves."""
+    import secrets
+    import urllib.parse
+
+    from knify_server import UnixHTTPConnection, docker_host
+
+    sandbox_id = "sbx_orphan" + secrets.token_hex(4)
+    body = json.dumps({"Image": "knify/sandbox:local", "Cmd": ["sleep", "300"],
+                       "Labels": {"io.knify.sandbox": sandbox_id, "io.knify.node": node_id},
+                       "HostConfig": {"NetworkMode": "none"}})
+    conn = UnixHTTPConnection(urllib.parse.urlparse(docker_host()).path)
+    conn.request("POST", f"/containers/create?name=knify-{sandbox_id}", body=body,
+                 headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    assert response.status == 201, response.read()
+    conn.close()
+    return sandbox_id
+
+
+def test_prune_dry_run_changes_nothing_then_prune_removes_orphans(server):
+    from knify_server import engine_call
+
+    orphan = _create_orphan(server.node_id)
+    args = sandbox_args(server)
+    planned = json.loads(sandbox_cli("prune", "--dry-run", "--grace", "0", "--json", *args).stdout)
+    assert planned["dry_run"] is True and orphan in planned["orphans"], planned
+    assert engine_call("GET", f"/containers/knify-{orphan}/json")[0] == 200, "dry run removed the orphan"
+    assert f"would remove orphan {orphan}" in sandbox_cli("prune", "--dry-run", "--grace", "0", *args).stdout
+    done = json.loads(sandbox_cli("prune", "--grace", "0", "--json", *args).stdout)
+    assert done["dry_run"] is False and orphan in done["orphans"]
+    assert engine_call("GET", f"/containers/knify-{orphan}/json")[0] == 404
+
+
+def test_jobs_cancel_and_cleanup(server, rw):
+    finished = rw.run_job({"job_type": "gemini_task", "prompt": "done"})
+    assert "already completed" in cli(server, "jobs", "cancel", finished["id"]).stdout
+    cleaned = cli(server, "jobs", "cleanup", finished["id"], "--node-id", server.node_id)
+    assert f"sandbox {finished['sandbox_id']} destroyed" in cleaned.stdout
+    assert "already cleaned" in cli(server, "jobs", "cleanup", finished["id"], "--node-id", server.node_id).stdout
+    assert rw.get(f"/jobs/{finished['id']}").json()["sandbox_state"] == "cleaned"
+
+    running = rw.create_job({"job_type": "claude_task", "prompt": "wait\n@@sleep 300"})
+    rw.wait_job(running, until={"running"})
+    refused = cli(server, "jobs", "cancel", running, check=False)
+    assert refused.returncode == 1 and "through the API" in refused.stderr, refused
+    assert cli(server, "jobs", "cancel", "job_doesNotExist", check=False).returncode == 1
+    rw.cancel(running)
