@@ -151,6 +151,18 @@ extension SQLiteStore {
                 t.column("createdAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v3-clients") { db in
+            try db.create(table: "clients") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("secretHash", .text).notNull()
+                t.column("userId", .text).notNull()
+                t.column("org", .text)
+                t.column("orgAdmin", .boolean).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("revokedAt", .datetime)
+            }
+        }
         return migrator
     }
 }
@@ -165,6 +177,10 @@ extension JobRecord: FetchableRecord, PersistableRecord {
 
 extension APIKeyRecord: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "api_keys"
+}
+
+extension ClientRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "clients"
 }
 
 extension WorkspaceRecord: FetchableRecord, PersistableRecord {
@@ -192,6 +208,26 @@ extension SQLiteStore {
     public func revokeAPIKey(id: String) async throws -> Bool {
         try await write("revoking API key \(id)") { db in
             try db.execute(sql: "UPDATE api_keys SET revokedAt = COALESCE(revokedAt, ?) WHERE id = ?", arguments: [Date(), id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func insertClient(_ client: ClientRecord) async throws {
+        try await write("recording client \(client.id)") { db in try client.insert(db) }
+    }
+
+    public func client(id: String) async throws -> ClientRecord? {
+        try await read("reading client \(id)") { db in try ClientRecord.fetchOne(db, key: id) }
+    }
+
+    public func clients() async throws -> [ClientRecord] {
+        try await read("listing clients") { db in try ClientRecord.fetchAll(db, sql: "SELECT * FROM clients ORDER BY createdAt") }
+    }
+
+    @discardableResult
+    public func revokeClient(id: String) async throws -> Bool {
+        try await write("revoking client \(id)") { db in
+            try db.execute(sql: "UPDATE clients SET revokedAt = COALESCE(revokedAt, ?) WHERE id = ?", arguments: [Date(), id])
             return db.changesCount > 0
         }
     }

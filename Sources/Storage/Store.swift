@@ -30,7 +30,7 @@ public protocol JobStore: Sendable {
     func artifacts(jobId: String) async throws -> [ArtifactRecord]
 }
 
-/// API keys and uploaded workspaces.
+/// API keys, Knaps clients and uploaded workspaces.
 public protocol AccessStore: Sendable {
     func insertAPIKey(_ key: APIKeyRecord) async throws
     /// The key with this hash, revoked or not.
@@ -39,6 +39,13 @@ public protocol AccessStore: Sendable {
     /// Marks a key revoked; returns false if there is no such key.
     @discardableResult
     func revokeAPIKey(id: String) async throws -> Bool
+
+    /// Knaps API clients (client credentials).
+    func insertClient(_ client: ClientRecord) async throws
+    func client(id: String) async throws -> ClientRecord?
+    func clients() async throws -> [ClientRecord]
+    @discardableResult
+    func revokeClient(id: String) async throws -> Bool
 
     func insertWorkspace(_ workspace: WorkspaceRecord) async throws
     func workspace(name: String) async throws -> WorkspaceRecord?

@@ -16,7 +16,7 @@ struct KnifySandbox: AsyncParsableCommand {
             """,
         subcommands: [ListSandboxes.self, InspectSandbox.self, ExecInSandbox.self, PauseSandbox.self, UnpauseSandbox.self,
                       RemoveSandboxes.self, ReconcileSandboxes.self, SandboxLogs.self, PoolCommand.self, Prune.self, JobsCommand.self, Doctor.self, ImageCommand.self, PolicyCommand.self,
-                      APIKeyCommand.self]
+                      APIKeyCommand.self, ClientCommand.self]
     )
 }
 

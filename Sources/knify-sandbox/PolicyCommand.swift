@@ -7,7 +7,7 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Check and explain sandbox policies.",
-        subcommands: [Lint.self, Show.self]
+        subcommands: [Lint.self, Show.self, TestPolicy.self]
     )
 
     struct Lint: AsyncParsableCommand {
@@ -99,4 +99,68 @@ struct PolicyCommand: AsyncParsableCommand {
 func printJSON(_ value: Any) throws {
     let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     print(String(decoding: data, as: UTF8.self))
+}
+
+/// `policy test NAME`: the escape suite (`knify-probe`, in the sandbox image) inside a live sandbox of the policy.
+struct TestPolicy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Run the escape suite in a fresh sandbox of a policy and print what was blocked and what was allowed.",
+        discussion: """
+            The sandbox is destroyed afterwards. Exit status 0 when every attempt was blocked, 1 otherwise. The whole \
+            suite includes fork, memory and disk bombs and takes up to a few minutes; --check runs some checks only \
+            (knify-probe --list in the image names them).
+            """)
+    @Argument(help: "The policy name (Policies/NAME.json).") var name: String
+    @Option(help: "Run only this check (repeatable).") var check: [String] = []
+    @Flag(help: "Print a JSON array of {check, blocked, detail}.") var json = false
+    @OptionGroup var options: SandboxOptions
+
+    struct Result: Codable {
+        var check: String
+        var blocked: Bool
+        var detail: String
+    }
+
+    func run() async throws {
+        let results: [Result]
+        do {
+            let manager = try options.manager()
+            guard manager.configuration.policies[name] != nil else {
+                throw ValidationError("no policy \(name); available: \(manager.configuration.policies.keys.sorted().joined(separator: ", "))")
+            }
+            var stderr = FileHandle.standardError
+            if !json { print("running the escape suite in a sandbox of policy \(name)…", to: &stderr) }
+            let sandbox = try await manager.acquire(.init(policy: name)).record
+            let outcome = await Result.collect { () async throws -> [Result] in
+                let run = try await manager.run(sandbox.id, ExecSpec(cmd: ["knify-probe", "--json"] + check), timeout: .seconds(900))
+                return try run.result.stdoutText.split(separator: "\n").map {
+                    try JSONDecoder().decode(Result.self, from: Data($0.utf8))
+                }
+            }
+            _ = try? await manager.destroy(sandbox.id, reason: "policy test")
+            results = try outcome.get()
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw fail(error)
+        }
+        if json {
+            try printJSON(results)
+        } else {
+            printTable(["CHECK", "RESULT", "DETAIL"], results.map { [$0.check, $0.blocked ? "blocked" : "ALLOWED", $0.detail] })
+        }
+        if results.isEmpty || results.contains(where: { !$0.blocked }) { throw ExitStatus.failure }
+    }
+}
+
+extension TestPolicy.Result {
+    /// Runs `body`, keeping its error as a value, so the sandbox is destroyed whatever happened.
+    static func collect(_ body: () async throws -> [Self]) async -> Swift.Result<[Self], any Error> {
+        do {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
+        }
+    }
 }

@@ -119,6 +119,20 @@ struct SQLiteStoreTests {
 
 @Suite("API keys and workspaces")
 struct AccessStoreTests {
+    @Test("a Knaps client is stored with its secret's hash only, found by id, listed and revoked")
+    func clients() async throws {
+        let store = try SQLiteStore()
+        let (secret, record) = ClientRecord.make(name: "zap", userId: "u_1", org: "acme", orgAdmin: true)
+        try await store.insertClient(record)
+        let found = try #require(try await store.client(id: record.id))
+        #expect(found.secretHash == APIKeys.hash(secret) && found.secretHash != secret)
+        #expect(found.userId == "u_1" && found.org == "acme" && found.orgAdmin && !found.isRevoked)
+        #expect(try await store.clients().map(\.id) == [record.id])
+        #expect(try await store.revokeClient(id: record.id))
+        #expect(try await store.client(id: record.id)?.isRevoked == true)
+        #expect(try await store.revokeClient(id: "knc_missing") == false)
+    }
+
     @Test("a key is stored only as its hash, found by it, listed and revoked")
     func apiKeys() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("knify-keys-\(UUID().uuidString)/k.sqlite").path

@@ -61,3 +61,20 @@ def test_refused_command_lines(server):
                  ["--name", "x", "--scopes", "jobs:read", "--tier", "pro", "--rate-limit", "5"]):  # enterprise only
         proc = sandbox_cli("api-key", "create", *data, *args, "--json", check=False)
         assert proc.returncode != 0, f"api-key create {args} was accepted: {proc.stdout}"
+
+
+def test_knaps_clients_create_list_revoke(server):
+    made = json.loads(sandbox_cli("client", "create", "--name", "zap", "--user", "u_42", "--org", "acme", "--org-admin",
+                                  "--json", "--data-dir", str(server.data_dir)).stdout)
+    assert {"client_id", "client_secret"} <= set(made)
+    assert made["client_id"].startswith("knc_") and made["client_secret"].startswith("kncs_")
+    assert (made["user_id"], made["org"], made["org_admin"]) == ("u_42", "acme", True)
+    listed = json.loads(sandbox_cli("client", "list", "--json", "--data-dir", str(server.data_dir)).stdout)
+    mine = [c for c in listed if c["client_id"] == made["client_id"]]
+    assert len(mine) == 1 and "client_secret" not in mine[0] and mine[0]["revoked_at"] is None
+    assert made["client_secret"] not in json.dumps(listed)
+    sandbox_cli("client", "revoke", made["client_id"], "--data-dir", str(server.data_dir))
+    listed = json.loads(sandbox_cli("client", "list", "--json", "--data-dir", str(server.data_dir)).stdout)
+    assert [c for c in listed if c["client_id"] == made["client_id"]][0]["revoked_at"] is not None
+    assert sandbox_cli("client", "revoke", "knc_unknown", "--data-dir", str(server.data_dir), check=False).returncode == 1
+    assert sandbox_cli("client", "create", "--name", "x", "--user", "u", "--org-admin", check=False).returncode == 64

@@ -165,3 +165,17 @@ def test_jobs_cancel_and_cleanup(server, rw):
     assert refused.returncode == 1 and "through the API" in refused.stderr, refused
     assert cli(server, "jobs", "cancel", "job_doesNotExist", check=False).returncode == 1
     rw.cancel(running)
+
+
+def test_policy_test_runs_the_escape_suite_in_a_live_sandbox(server):
+    args = sandbox_args(server)
+    before = {s["id"] for s in json.loads(sandbox_cli("ls", "--json", *args).stdout)}
+    results = json.loads(sandbox_cli("policy", "test", "default", "--check", "mount", "--check", "keyctl",
+                                     "--check", "raw_socket", "--json", *args).stdout)
+    assert [r["check"] for r in results] == ["mount", "keyctl", "raw_socket"]
+    assert all(r["blocked"] and "EPERM" in r["detail"] for r in results), results
+    table = sandbox_cli("policy", "test", "strict", "--check", "mount", *args).stdout
+    assert table.splitlines()[0].split() == ["CHECK", "RESULT", "DETAIL"] and "blocked" in table
+    # The sandbox it made is gone again.
+    assert {s["id"] for s in json.loads(sandbox_cli("ls", "--json", *args).stdout)} == before
+    assert sandbox_cli("policy", "test", "no-such-policy", *args, check=False).returncode == 64
