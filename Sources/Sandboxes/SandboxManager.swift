@@ -215,9 +215,9 @@ public actor SandboxManager {
         }
     }
 
-    /// Creates an exec in a sandbox this manager knows to be active. The engine's own paused flag can lag behind a
-    /// pause/unpause pair made in quick succession (20.10 sets it again when the pause event is processed), so a
-    /// "container is paused" refusal is answered by one more unpause and one retry.
+    /// Creates an exec in a sandbox this manager knows to be active. Engine 20.10 once refused such an exec as
+    /// "container is paused" right after our unpause, under load (its paused flag lagging a late pause event, we
+    /// think), so that refusal is answered by one more unpause and one retry.
     private func createExec(_ container: String, _ spec: ExecSpec) async throws(DockerError) -> String {
         do {
             return try await client.createExec(in: container, spec)
