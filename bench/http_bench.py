@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from datetime import datetime
 
 
@@ -195,6 +196,29 @@ def admission(server, jobs, threads):
     return {"jobs": len(ids), "threads": threads, "jobs_per_s": len(ids) / seconds, "p99_ms": percentile(latencies, 99)}
 
 
+def sweep(socket_path, node):
+    """Removes every container and volume of the bench's node: its warm pool outlives the server by design
+    (a restart re-adopts it), and a run that failed half-way must not leave sandboxes behind either."""
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(socket_path)
+
+    def call(method, path):
+        connection = UnixConnection("localhost", timeout=60)
+        connection.request(method, path)
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+        return json.loads(body) if body.startswith((b"[", b"{")) else None
+
+    label = urllib.parse.quote(json.dumps({"label": [f"io.knify.node={node}"]}))
+    for container in call("GET", f"/containers/json?all=true&filters={label}") or []:
+        call("DELETE", f"/containers/{container['Id']}?force=true&v=true")
+    for volume in (call("GET", f"/volumes?filters={label}") or {}).get("Volumes") or []:
+        call("DELETE", f"/volumes/{urllib.parse.quote(volume['Name'])}?force=true")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", default=".build/release")
@@ -233,6 +257,7 @@ def main():
     finally:
         proxy.terminate()
         server.stop()
+        sweep(socket_path, server.node)
 
     results["ratios"] = {
         "get_job_vs_engine_inspect_req_per_s": results["get_job"]["req_per_s"] / results["engine_inspect"]["req_per_s"],

@@ -124,13 +124,14 @@ extension JobExecutor {
         job.error = status == .completed ? nil : error
         job.errorCode = status == .completed ? nil : code
         do {
-            try await storeCall { [job] in try await store.updateJob(job) }
             let detail = switch status {
             case .completed: "Job completed successfully"
             case .cancelled: "Job cancelled"
             default: "Job failed: \(error ?? "unknown")"
             }
+            // The stage first: whoever sees the final status also finds its stage event.
             try await stage(job.id, status.rawValue, detail, level: status == .completed ? .info : status == .cancelled ? .warning : .error)
+            try await storeCall { [job] in try await store.updateJob(job) }
         } catch {
             logger.error("could not record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }

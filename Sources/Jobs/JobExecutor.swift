@@ -140,8 +140,8 @@ public actor JobExecutor {
             job.status = .cancelled
             job.completedAt = Date()
             job.error = "cancelled before it started"
-            try await storeCall { try await store.updateJob(job) }
             try await stage(id, "cancelled", "Job cancelled before it started", level: .warning)
+            try await storeCall { [job] in try await store.updateJob(job) }
             await hub.finish(jobId: id, status: .cancelled)
             return job
         }
@@ -275,8 +275,8 @@ public actor JobExecutor {
             job.error = "orchestrator restarted"
             job.errorCode = "INTERNAL_ERROR"
             job.completedAt = Date()
-            try await storeCall { try await store.updateJob(job) }
             try await stage(job.id, "failed", "Job failed: orchestrator restarted", level: .error)
+            try await storeCall { [job] in try await store.updateJob(job) }
             if let sandboxId = job.sandboxId { _ = try? await sandboxes.pause(sandboxId) }
         }
     }

@@ -101,10 +101,15 @@ struct ListSandboxes: AsyncParsableCommand {
             let client = try options.engine.client()
             // Like `docker ps`: no engine, no listing (exit 3), rather than records that may no longer be true.
             _ = try await client.apiVersion()
-            var views: [SandboxView] = []
-            for record in try await manager.liveRecords() {
-                views.append(SandboxView(record, stats: try? await client.containerStats(record.containerName)))
+            // Stats one container at a time would cost a second or more each on some engines: ask for all at once.
+            let records = try await manager.liveRecords()
+            let stats = await withTaskGroup(of: (String, ContainerStats?).self) { group in
+                for record in records {
+                    group.addTask { (record.id, try? await client.containerStats(record.containerName)) }
+                }
+                return await group.reduce(into: [String: ContainerStats]()) { $0[$1.0] = $1.1 }
             }
+            let views = records.map { SandboxView($0, stats: stats[$0.id]) }
             if json { return try printJSON(views) }
             printTable(["ID", "JOB", "SESSION", "STATE", "POLICY", "AGE", "IDLE", "CPU", "MEM"], views.map(\.row))
         } catch let error as ExitCode {
