@@ -160,11 +160,7 @@ struct APIKeyCommand: AsyncParsableCommand {
             } catch {
                 throw fail(error)
             }
-            guard revoked else {
-                var stderr = FileHandle.standardError
-                print("error: no key \(keyId)", to: &stderr)
-                throw ExitStatus.failure
-            }
+            guard revoked else { throw notFound("key \(keyId)") }
             print("revoked \(keyId)")
         }
     }

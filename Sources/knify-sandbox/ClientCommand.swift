@@ -120,11 +120,7 @@ struct ClientCommand: AsyncParsableCommand {
             } catch {
                 throw fail(error)
             }
-            guard revoked else {
-                var stderr = FileHandle.standardError
-                print("error: no client \(clientId)", to: &stderr)
-                throw ExitStatus.failure
-            }
+            guard revoked else { throw notFound("client \(clientId)") }
             print("revoked \(clientId)")
         }
     }

@@ -101,11 +101,7 @@ struct JobsCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let store = try store.open()
-                guard let job = try await store.job(id: id) else {
-                    var stderr = FileHandle.standardError
-                    print("error: no job \(id)", to: &stderr)
-                    throw ExitStatus.failure
-                }
+                guard let job = try await store.job(id: id) else { throw notFound("job \(id)") }
                 try printJSON(JobView(job, stages: try await store.stages(jobId: id)))
             } catch let exit as ExitCode {
                 throw exit
@@ -136,11 +132,7 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     static func find(_ id: String, in store: SQLiteStore) async throws -> JobRecord {
-        guard let job = try await store.job(id: id) else {
-            var stderr = FileHandle.standardError
-            print("error: no job \(id)", to: &stderr)
-            throw ExitStatus.failure
-        }
+        guard let job = try await store.job(id: id) else { throw notFound("job \(id)") }
         return job
     }
 

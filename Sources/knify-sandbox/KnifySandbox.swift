@@ -42,6 +42,13 @@ enum ExitStatus {
     static let engineUnavailable = ExitCode(3)
 }
 
+/// The exit status 1 after saying on stderr what was not found (an unknown id).
+func notFound(_ what: String) -> ExitCode {
+    var stderr = FileHandle.standardError
+    print("error: no \(what)", to: &stderr)
+    return ExitStatus.failure
+}
+
 /// Prints a one-line error and picks the exit code.
 func fail(_ error: any Error) -> ExitCode {
     var stderr = FileHandle.standardError
