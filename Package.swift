@@ -50,7 +50,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
-        .target(name: "Knaps", dependencies: ["Jobs"]),
+        .target(name: "Knaps", dependencies: [
+            "Jobs", "Agents", "Storage",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "KnifyServer", dependencies: [
             "Jobs", "Knaps", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -94,6 +98,7 @@ let package = Package(
         .testTarget(name: "SandboxesTests", dependencies: ["Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "KnifyTestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "KnapsTests", dependencies: ["Knaps", "Jobs", "Agents", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Agents", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "KnifyServerTests", dependencies: [
             "KnifyServer", "Jobs", "Storage", "KnifyTestSupport",

@@ -15,7 +15,7 @@ extension JobExecutor {
         var workspace: URL?
     }
 
-    func validate(_ spec: JobSpec) throws(JobError) -> ValidatedSpec {
+    nonisolated func validate(_ spec: JobSpec) throws(JobError) -> ValidatedSpec {
         guard JobType.all.contains(spec.jobType) else {
             throw JobError(.invalidSpec, "unknown job_type \(spec.jobType); expected one of \(JobType.all.joined(separator: ", "))")
         }

@@ -85,17 +85,34 @@ public actor JobExecutor {
 
     /// Validates and records a job, then queues it. Answers with the job as recorded (`pending`, or `running` if a
     /// slot was free and it has already started).
-    public func submit(_ spec: JobSpec, tenant: String) async throws(JobError) -> JobRecord {
+    ///
+    /// `id` makes the submission idempotent: a job already recorded under it is answered as it is, so a caller that
+    /// chose the id before a crash (a knap run) can submit again without running it twice.
+    public func submit(_ spec: JobSpec, tenant: String, id: String? = nil) async throws(JobError) -> JobRecord {
+        if let id, let existing = try await storeCall({ try await store.job(id: id) }) { return existing }
         _ = try validate(spec)
         try await checkWorkspaceVisible(spec, tenant: tenant)
-        var job = JobRecord(id: JobID.make(), tenant: tenant, jobType: spec.jobType, specJSON: try encode(spec),
+        var job = JobRecord(id: id ?? JobID.make(), tenant: tenant, jobType: spec.jobType, specJSON: try encode(spec),
                             userId: spec.subjectUserId)
         job.node = configuration.node
         job.agentSessionId = spec.sessionId
-        try await storeCall { try await store.insertJob(job) }
+        do {
+            try await store.insertJob(job)
+        } catch let error as StorageError where error.code == .conflict && id != nil {
+            // Another server submitted the same run between our read and our insert.
+            return try await current(job.id)
+        } catch {
+            throw JobError(.store, "the job store failed", cause: error)
+        }
         try await stage(job.id, "queued", "Job queued")
         enqueue(job.id)
         return try await current(job.id)
+    }
+
+    /// Checks a spec as `submit` would (job type, prompt, model, workspace) without recording anything, for callers
+    /// that keep a spec to submit later (a knap's agent and model).
+    public nonisolated func check(_ spec: JobSpec) throws(JobError) {
+        _ = try validate(spec)
     }
 
     /// A follow-up turn in the parent's sandbox and agent session.

@@ -27,6 +27,14 @@ public func buildApplication(_ configuration: ServerConfiguration, services: Kni
     JobStreamRoutes(jobs: services.jobs, tokens: services.streamTokens, keepAlive: configuration.sseKeepAlive).register(on: api)
     WorkspaceRoutes(jobs: services.jobs, maximumUploadBytes: configuration.maximumUploadBytes).register(on: api)
 
+    // The Knaps API: its own tokens (client credentials), its own per-minute limit, `{"detail"}` errors.
+    OAuthRoutes(auth: services.knapAuth).register(on: router)
+    let knaps = router.group()
+        .add(middleware: KnapAuthMiddleware(auth: services.knapAuth))
+        .add(middleware: KnapRateLimitMiddleware(limiter: services.knapRateLimiter, limit: configuration.knapsRateLimit))
+    KnapRoutes(knaps: services.knaps, runner: services.knapRunner).register(on: knaps)
+    KnapRunRoutes(runner: services.knapRunner, keepAlive: configuration.sseKeepAlive).register(on: knaps)
+
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "knify"),

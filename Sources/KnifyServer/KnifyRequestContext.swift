@@ -1,4 +1,5 @@
 import Hummingbird
+import Knaps
 import Logging
 import Storage
 
@@ -28,6 +29,8 @@ public struct KnifyRequestContext: RequestContext {
     /// `X-Request-Id`: the caller's, when it sent a sensible one, else ours.
     public var requestId = ""
     public var principal: Principal?
+    /// The Knaps API's caller (a client's bearer token), resolved by `KnapAuthMiddleware`.
+    public var knapCaller: KnapCaller?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -35,6 +38,12 @@ public struct KnifyRequestContext: RequestContext {
 
     /// JSON bodies are small; uploads collect their own (larger) limit.
     public var maxUploadSize: Int { 1 << 20 }
+
+    /// The Knaps API's caller; 401 without one.
+    func requireKnapCaller() throws -> KnapCaller {
+        guard let knapCaller else { throw APIError.unauthorized("send Authorization: Bearer <access token from POST /api/oauth/token>") }
+        return knapCaller
+    }
 
     /// The caller, if it holds `scope` (admin holds every scope); 401/403 otherwise.
     func require(_ scope: Principal.Scope) throws -> Principal {

@@ -1,6 +1,7 @@
 import DockerEngine
 import Foundation
 import Jobs
+import Knaps
 import Logging
 import SandboxPolicy
 import Sandboxes
@@ -13,8 +14,13 @@ public struct KnifyServices: Sendable {
     public let store: SQLiteStore
     public let sandboxes: SandboxManager
     public let jobs: JobExecutor
+    public let knaps: KnapService
+    public let knapRunner: KnapRunner
+    public let knapAuth: KnapAuth
+    public let scheduler: KnapScheduler
     let streamTokens = StreamTokens()
     let rateLimiter = RateLimiter()
+    let knapRateLimiter = RateLimiter(windowSeconds: 60)
     /// Waits for a graceful shutdown, then gives running jobs their grace and stops sandbox maintenance.
     public let lifecycle: JobsLifecycle
 
@@ -41,20 +47,26 @@ public struct KnifyServices: Sendable {
             node: configuration.node), logger: logger)
         try await jobs.recover()
         await sandboxes.startMaintenance()
-        return KnifyServices(store: store, sandboxes: sandboxes, jobs: jobs,
-                             lifecycle: JobsLifecycle(jobs: jobs, sandboxes: sandboxes, grace: configuration.shutdownGrace))
+        let runner = KnapRunner(store: store, jobs: jobs, logger: logger)
+        let scheduler = KnapScheduler(store: store, runner: runner, logger: logger)
+        if let interval = configuration.schedulerInterval { await scheduler.start(interval: interval) }
+        return KnifyServices(store: store, sandboxes: sandboxes, jobs: jobs, knaps: KnapService(store: store, jobs: jobs),
+                             knapRunner: runner, knapAuth: KnapAuth(store: store), scheduler: scheduler,
+                             lifecycle: JobsLifecycle(jobs: jobs, sandboxes: sandboxes, scheduler: scheduler, grace: configuration.shutdownGrace))
     }
 }
 
-/// The jobs' side of a graceful shutdown: nothing new starts, running jobs get the grace period, then are cancelled,
-/// so none is left `running`; queued jobs stay queued in the store for the next start.
+/// The jobs' side of a graceful shutdown: the scheduler stops firing, nothing new starts, running jobs get the grace
+/// period, then are cancelled, so none is left `running`; queued jobs stay queued in the store for the next start.
 public struct JobsLifecycle: Service {
     let jobs: JobExecutor
     let sandboxes: SandboxManager
+    let scheduler: KnapScheduler
     let grace: Duration
 
     public func run() async throws {
         try? await gracefulShutdown()
+        await scheduler.stop()
         await jobs.shutdown(grace: grace)
         await sandboxes.stopMaintenance()
     }

@@ -29,6 +29,10 @@ public struct ServerConfiguration: Sendable {
     public var maximumUploadBytes: Int
     /// On shutdown, running jobs get this long to finish before they are cancelled.
     public var shutdownGrace: Duration
+    /// Knaps API requests per minute per client id.
+    public var knapsRateLimit = 100
+    /// How often the knap scheduler looks for due slots; nil runs no scheduler on this server.
+    public var schedulerInterval: Duration? = .seconds(5)
 
     public init(host: String = "127.0.0.1", port: Int = 8080, dockerSocket: String = DockerHost.defaultSocketPath,
                 dataDirectory: String = ".knify/data", workspacesDirectory: String? = nil, image: String = "knify/sandbox:local",

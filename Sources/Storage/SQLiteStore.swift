@@ -163,6 +163,7 @@ extension SQLiteStore {
                 t.column("revokedAt", .datetime)
             }
         }
+        migrator.registerMigration("v4-knaps", migrate: createKnapTables)
         return migrator
     }
 }

@@ -52,8 +52,43 @@ public protocol AccessStore: Sendable {
     func workspaces(tenant: String?) async throws -> [WorkspaceRecord]
 }
 
+/// Knaps, their runs and the OAuth tokens of Knaps API clients.
+public protocol KnapStore: Sendable {
+    func insertToken(_ token: OAuthTokenRecord) async throws
+    func token(hash: String) async throws -> OAuthTokenRecord?
+    /// Revokes a token; false if it was already revoked or unknown, so a refresh token is spent exactly once.
+    @discardableResult
+    func revokeToken(hash: String, at date: Date) async throws -> Bool
+
+    func insertKnap(_ knap: KnapRecord) async throws
+    /// Replaces the stored knap; throws `StorageError.notFound` if there is none.
+    func updateKnap(_ knap: KnapRecord) async throws
+    func knap(uuid: String) async throws -> KnapRecord?
+    /// Deletes the knap (its runs stay, as history); false if there was none.
+    @discardableResult
+    func deleteKnap(uuid: String) async throws -> Bool
+    /// What a user may see: their own knaps, their organisation's and the public ones, newest first.
+    func knaps(visibleTo userId: String, org: String?) async throws -> [KnapRecord]
+    /// Active knaps of one schedule type (`post_meeting_transcription` triggers), oldest first.
+    func activeKnaps(scheduleType: String) async throws -> [KnapRecord]
+    /// Active scheduled knaps whose `next_run_at` is at or before `now`.
+    func dueKnaps(at now: Date) async throws -> [KnapRecord]
+    /// Claims a knap's due slot in one transaction: moves `next_run_at` from `run.slotAt` to `next` and records the
+    /// run. False when another scheduler (another server, or this one before a restart) already claimed it.
+    func claimSlot(_ run: KnapRunRecord, next: Date?) async throws -> Bool
+
+    func insertRun(_ run: KnapRunRecord) async throws
+    func run(id: String) async throws -> KnapRunRecord?
+    /// A knap's runs with their jobs' status, newest first.
+    func runs(knapUUID: String, limit: Int) async throws -> [KnapRunStatus]
+    /// The chat's latest run: the turn a follow-up continues.
+    func lastRun(chatId: String) async throws -> KnapRunRecord?
+    /// Runs recorded before `date` whose job was never recorded (the server died in between).
+    func runsWithoutJob(createdBefore date: Date) async throws -> [KnapRunRecord]
+}
+
 /// The whole store the server is given.
-public typealias Store = JobStore & SandboxStore & AccessStore
+public typealias Store = JobStore & SandboxStore & AccessStore & KnapStore
 
 /// The one error type of the Storage layer.
 public struct StorageError: Error, Sendable, CustomStringConvertible {

@@ -46,6 +46,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("sse-keepalive"), help: "Seconds between keep-alive comments on idle event streams [KNIFY_SSE_KEEPALIVE] (default 15).") var sseKeepAlive: Int?
     @Option(name: .customLong("max-upload-mb"), help: "Largest workspace upload in MiB, compressed [KNIFY_MAX_UPLOAD_MB] (default 100).") var maxUploadMB: Int?
     @Option(name: .customLong("shutdown-grace"), help: "Seconds running jobs get to finish on SIGTERM before they are cancelled [KNIFY_SHUTDOWN_GRACE] (default 30).") var shutdownGrace: Int?
+    @Option(name: .customLong("knaps-rate-limit"), help: "Knaps API requests per minute per client id [KNIFY_KNAPS_RATE_LIMIT] (default 100).") var knapsRateLimit: Int?
+    @Option(name: .customLong("scheduler-interval"), help: "Seconds between the knap scheduler's looks for due slots; 0 runs no scheduler here [KNIFY_SCHEDULER_INTERVAL] (default 5).") var schedulerInterval: Int?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -87,6 +89,9 @@ struct Serve: AsyncParsableCommand {
             maximumUploadBytes: try number(maxUploadMB, "KNIFY_MAX_UPLOAD_MB", 100, minimum: 1) << 20,
             shutdownGrace: .seconds(try number(shutdownGrace, "KNIFY_SHUTDOWN_GRACE", 30, minimum: 0)))
         configuration.workspacesDirectory = workspaces ?? environment["KNIFY_WORKSPACES"]
+        configuration.knapsRateLimit = try number(knapsRateLimit, "KNIFY_KNAPS_RATE_LIMIT", 100, minimum: 1)
+        let interval = try number(schedulerInterval, "KNIFY_SCHEDULER_INTERVAL", 5, minimum: 0)
+        configuration.schedulerInterval = interval > 0 ? .seconds(interval) : nil
         _ = ServerMetrics.bootstrap()
 
         // Say at once whether the engine answers; the server starts either way and sandbox calls fail fast until it does.

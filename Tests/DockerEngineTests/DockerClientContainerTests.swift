@@ -61,7 +61,7 @@ struct DockerClientContainerTests {
             let blocked = await #expect(throws: DockerError.self) { try await client.exec(in: id, "true") }
             #expect(blocked?.code == .conflict)
             try await client.unpauseContainer(id)
-            #expect(try await client.inspectContainer(id).state.paused == false)
+            #expect(try await TestEngine.settledPaused(id, expected: false) == false)
             #expect(try await client.exec(in: id, "true").exitCode == 0)
         }
     }

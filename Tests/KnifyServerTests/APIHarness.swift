@@ -24,10 +24,14 @@ struct APIHarness {
     let otherTenant: String
     let admin: String
 
-    init(rateLimits: RateLimits = RateLimits(free: 100, pro: 100_000, enterpriseDefault: 100_000)) async throws {
+    init(rateLimits: RateLimits = RateLimits(free: 100, pro: 100_000, enterpriseDefault: 100_000), knapsRateLimit: Int = 100_000) async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("knify-api-\(UUID().uuidString)").path
-        configuration = ServerConfiguration(dataDirectory: data, policiesDirectory: TestFixtures.policiesDirectory,
-                                            node: TestEngine.uniqueName("api"), rateLimits: rateLimits, sseKeepAlive: .seconds(1))
+        var configuration = ServerConfiguration(dataDirectory: data, policiesDirectory: TestFixtures.policiesDirectory,
+                                                node: TestEngine.uniqueName("api"), rateLimits: rateLimits, sseKeepAlive: .seconds(1))
+        // Knap schedules are tested with a simulated clock (KnapsTests), not by a scheduler on the wall clock.
+        configuration.schedulerInterval = nil
+        configuration.knapsRateLimit = knapsRateLimit
+        self.configuration = configuration
         services = try await KnifyServices.start(configuration, logger: Logger(label: "test"))
         let store = services.store
         func key(_ scopes: [String], tenant: String = "team-a") async throws -> String {

@@ -124,7 +124,8 @@ struct AuthAndErrorTests {
             let paths = try #require(document["paths"] as? [String: [String: Any]])
             var documented: Set<String> = []
             for (path, operations) in paths {
-                for method in operations.keys { documented.insert("\(method.uppercased()) \(path)") }
+                // Path-level `parameters` is not an operation.
+                for method in operations.keys where method != "parameters" { documented.insert("\(method.uppercased()) \(path)") }
             }
             let registered = try registeredRoutes()
             #expect(documented == Set(registered), "documented \(documented.sorted()) registered \(registered.sorted())")
@@ -133,7 +134,7 @@ struct AuthAndErrorTests {
             for operation in documented {
                 let parts = operation.split(separator: " ", maxSplits: 1)
                 let uri = String(parts[1]).replacingOccurrences(of: "{job_id}", with: "job_doesNotExist1")
-                    .replacingOccurrences(of: "{path}", with: "a.txt")
+                    .replacingOccurrences(of: "{path}", with: "a.txt").replacingOccurrences(of: "{uuid}", with: "0000")
                 let reply = try await client.call(HTTPRequest.Method(String(parts[0]))!, uri, key: harness.admin)
                 #expect(!reply.text.contains("no such route"), "\(operation): \(reply.text)")
                 #expect(reply.status.code < 500, "\(operation): \(reply.text)")
@@ -153,7 +154,8 @@ struct AuthAndErrorTests {
             for match in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
                 let method = (text as NSString).substring(with: match.range(at: 1)).uppercased()
                 let path = (text as NSString).substring(with: match.range(at: 2))
-                    .replacingOccurrences(of: ":id", with: "{job_id}").replacingOccurrences(of: "**", with: "{path}")
+                    .replacingOccurrences(of: ":id", with: "{job_id}").replacingOccurrences(of: ":uuid", with: "{uuid}")
+                    .replacingOccurrences(of: "**", with: "{path}")
                 routes.append("\(method) \(path)")
             }
         }

@@ -78,3 +78,18 @@ extension TestEngine {
         }
     }
 }
+
+extension TestEngine {
+    /// Whether the engine reports the container paused, once its view has settled. The engine (20.10) sets the flag
+    /// both in the pause/unpause call and again when containerd's event for it is processed, later: right after a
+    /// quick pause → unpause, a late "paused" event can show `paused: true` until the "resumed" event follows. So a
+    /// "not paused" answer is awaited (bounded) rather than read once.
+    public static func settledPaused(_ container: String, expected: Bool, within seconds: Double = 10) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while true {
+            let paused = try await client.inspectContainer(container).state.paused
+            if paused == expected || ContinuousClock.now > deadline { return paused }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}

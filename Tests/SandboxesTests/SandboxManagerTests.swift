@@ -63,7 +63,7 @@ struct SandboxManagerTests {
         #expect(again.record.id == first.id)
         #expect(again.record.state == .active)
         #expect(again.record.jobId == "job_2")
-        #expect(try await client.inspectContainer(first.containerName).state.paused == false)
+        #expect(try await TestEngine.settledPaused(first.containerName, expected: false) == false)
 
         let other = try await manager.acquire(.init(sessionId: "session-b")).record
         #expect(other.id != first.id)

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Jobs
+import Knaps
 
 /// The one error the HTTP edge answers with: `{error, detail, code}` as the reference documents it. Every failure of
 /// a lower layer is mapped to it once, here.
@@ -42,6 +43,8 @@ public struct APIError: Error, Sendable {
             self = error
         case let error as JobError:
             self = APIError(job: error)
+        case let error as KnapError:
+            self = APIError(knap: error)
         case let error as HTTPError:
             self = APIError(http: error)
         case let error as any HTTPResponseError:
@@ -61,6 +64,21 @@ public struct APIError: Error, Sendable {
         case .sandbox where error.engineUnavailable:
             self = APIError(.serviceUnavailable, "SANDBOX_UNAVAILABLE", "Sandbox engine unavailable", detail: error.message)
         case .sandbox: self = APIError(.internalServerError, "SANDBOX_ERROR", "Sandbox error", detail: error.message)
+        default:
+            self = .internalError()
+            cause = error.description
+        }
+    }
+
+    private init(knap error: KnapError) {
+        switch error.code {
+        case .invalid: self = .badRequest(error.message)
+        case .unauthorized: self = .unauthorized(error.message)
+        case .forbidden: self = .forbidden(error.message)
+        case .notFound: self = .notFound(error.message)
+        case .conflict: self = APIError(.conflict, "CONFLICT", "Conflict", detail: error.message)
+        case .unavailable:
+            self = APIError(.serviceUnavailable, "SANDBOX_UNAVAILABLE", "Sandbox engine unavailable", detail: error.message)
         default:
             self = .internalError()
             cause = error.description
@@ -89,8 +107,24 @@ public struct APIError: Error, Sendable {
         let code: String
     }
 
-    func response() -> Response {
-        let body = (try? JSONEncoder().encode(Envelope(error: error, detail: detail, code: code))) ?? Data()
+    /// Knapsack's shape: `{"detail": …}` alone.
+    private struct DetailOnly: Encodable {
+        let detail: String
+    }
+
+    /// The Knify job API answers `{error, detail, code}`; the Knaps API (paths under `/api/`) answers `{detail}`.
+    enum Shape {
+        case envelope, detailOnly
+
+        init(path: String) { self = path.hasPrefix("/api/") ? .detailOnly : .envelope }
+    }
+
+    func response(_ shape: Shape = .envelope) -> Response {
+        let encoded = switch shape {
+        case .envelope: try? JSONEncoder().encode(Envelope(error: error, detail: detail, code: code))
+        case .detailOnly: try? JSONEncoder().encode(DetailOnly(detail: detail))
+        }
+        let body = encoded ?? Data()
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))

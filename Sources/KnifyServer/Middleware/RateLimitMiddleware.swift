@@ -25,8 +25,9 @@ public struct RateLimits: Sendable {
     }
 }
 
-/// Fixed one-hour windows per key, counted in memory (a restart forgives). Puts `X-RateLimit-*` on every
-/// authenticated reply, errors included, and answers 429 with `Retry-After` once a key's window is spent.
+/// Fixed windows per key (an hour for API keys, a minute for Knaps clients), counted in memory (a restart
+/// forgives). The middlewares put `X-RateLimit-*` on every authenticated reply, errors included, and answer 429 with
+/// `Retry-After` once a key's window is spent.
 final class RateLimiter: Sendable {
     private struct Window {
         var start: Int
@@ -34,18 +35,22 @@ final class RateLimiter: Sendable {
     }
 
     private let windows = Mutex<[String: Window]>([:])
-    static let windowSeconds = 3600
+    let windowSeconds: Int
+
+    init(windowSeconds: Int = 3600) {
+        self.windowSeconds = windowSeconds
+    }
 
     /// Counts one request; answers what the headers say, and whether it is allowed.
     func take(key: String, limit: Int, now: Date = Date()) -> (allowed: Bool, remaining: Int, reset: Int) {
         let seconds = Int(now.timeIntervalSince1970)
-        let start = seconds - seconds % Self.windowSeconds
+        let start = seconds - seconds % windowSeconds
         return windows.withLock { windows in
             var window = windows[key].flatMap { $0.start == start ? $0 : nil } ?? Window(start: start, count: 0)
             let allowed = window.count < limit
             if allowed { window.count += 1 }
             windows[key] = window
-            return (allowed, max(0, limit - window.count), start + Self.windowSeconds)
+            return (allowed, max(0, limit - window.count), start + windowSeconds)
         }
     }
 }
@@ -56,15 +61,35 @@ struct RateLimitMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let principal = context.principal, let limit = principal.hourlyLimit else { return try await next(request, context) }
+        return try await limiter.limit(request, context: context, key: principal.keyId, limit: limit, per: "hour for this key", next: next)
+    }
+}
+
+/// The Knaps API's limit: requests per minute per client id.
+struct KnapRateLimitMiddleware: RouterMiddleware {
+    typealias Context = KnifyRequestContext
+    let limiter: RateLimiter
+    let limit: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let caller = context.knapCaller else { return try await next(request, context) }
+        return try await limiter.limit(request, context: context, key: caller.clientId, limit: limit, per: "minute for this client", next: next)
+    }
+}
+
+extension RateLimiter {
+    /// Counts the request against `key`, then answers it (or 429), with the rate-limit headers either way.
+    func limit(_ request: Request, context: KnifyRequestContext, key: String, limit: Int, per window: String,
+               next: (Request, KnifyRequestContext) async throws -> Response) async throws -> Response {
         let now = Date()
-        let taken = limiter.take(key: principal.keyId, limit: limit, now: now)
+        let taken = take(key: key, limit: limit, now: now)
         var headers = HTTPFields()
         headers[.rateLimitLimit] = String(limit)
         headers[.rateLimitRemaining] = String(taken.remaining)
         headers[.rateLimitReset] = String(taken.reset)
         guard taken.allowed else {
             var error = APIError(.tooManyRequests, "RATE_LIMITED", "Rate limit exceeded",
-                                 detail: "\(limit) requests per hour for this key; the window resets at \(taken.reset)")
+                                 detail: "\(limit) requests per \(window); the window resets at \(taken.reset)")
             error.headers = headers
             error.headers[.retryAfter] = String(max(1, taken.reset - Int(now.timeIntervalSince1970)))
             throw error

@@ -12,7 +12,7 @@ extension HTTPField.Name {
     static let lastEventId = Self("Last-Event-ID")!
 }
 
-/// The outermost middleware: gives the request an id, turns every error into the `{error, detail, code}` envelope
+/// The outermost middleware: gives the request an id, turns every error into the `{error, detail, code}` envelope (`{detail}` under `/api/`, the Knaps API)
 /// (never a stack, never Hummingbird's plain text), and writes one structured log line per request.
 struct RequestMiddleware: RouterMiddleware {
     typealias Context = KnifyRequestContext
@@ -36,7 +36,7 @@ struct RequestMiddleware: RouterMiddleware {
             if apiError.status.code >= 500 {
                 context.logger.error("request failed", metadata: ["error": .string(apiError.cause ?? "\(error)")])
             }
-            response = apiError.response()
+            response = apiError.response(.init(path: request.uri.path))
         }
         response.headers[.requestId] = requestId
         let elapsed = Double((ContinuousClock.now - started) / .microseconds(1)) / 1000

@@ -1,1 +1,0 @@
-// Knaps: see ../shared/design/ARCHITECTURE.md for what this module owns.

@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import Knaps
+
+/// `POST /api/knap-tools/run`: runs a knap (or ad-hoc messages) as a Knify job. With `stream_updates` (the default)
+/// the reply is Server-Sent Events — `event: <type>` and `data: <JSON with the same type>`, so both
+/// `addEventListener` and plain line readers work — ending with `done`; with `stream_updates: false`, one JSON reply
+/// once the run has ended.
+struct KnapRunRoutes {
+    let runner: KnapRunner
+    let keepAlive: Duration
+
+    func register(on router: some RouterMethods<KnifyRequestContext>) {
+        router.post("/api/knap-tools/run", use: run)
+    }
+
+    /// The runner's request plus `stream_updates`, read from one body.
+    struct Body: Decodable {
+        var run: KnapRunner.Request
+        var streamUpdates: Bool
+
+        enum CodingKeys: String, CodingKey { case streamUpdates = "stream_updates" }
+
+        init(from decoder: any Decoder) throws {
+            run = try KnapRunner.Request(from: decoder)
+            streamUpdates = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Bool.self, forKey: .streamUpdates) ?? true
+        }
+    }
+
+    @Sendable func run(_ request: Request, context: KnifyRequestContext) async throws -> Response {
+        let caller = try context.requireKnapCaller()
+        let body = try await RequestBody.decode(Body.self, from: request, context: context)
+        let run = try await runner.start(body.run, by: caller)
+        context.logger.info("knap run", metadata: ["run": .string(run.id), "job": .string(run.jobId), "chat": .string(run.chatId)])
+        guard body.streamUpdates else {
+            return .json(Data(try await runner.summary(of: run).json.jsonString().utf8))
+        }
+        let events = try await runner.events(of: run)
+        let keepAlive = keepAlive
+        let stream = ResponseBody { writer in
+            let (frames, output) = AsyncStream<String>.makeStream()
+            let pump = Task {
+                for await event in events {
+                    output.yield("event: \(event.name)\ndata: \(event.json.jsonString())\n\n")
+                }
+                output.finish()
+            }
+            let ticker = Task {
+                while true {
+                    do { try await Task.sleep(for: keepAlive) } catch { return }
+                    output.yield(": keep-alive\n\n")
+                }
+            }
+            defer {
+                pump.cancel()
+                ticker.cancel()
+            }
+            for await frame in frames {
+                try await writer.write(ByteBuffer(string: frame))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [
+            .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no",
+        ], body: stream)
+    }
+}
