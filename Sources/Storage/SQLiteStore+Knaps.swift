@@ -115,6 +115,12 @@ extension SQLiteStore {
         }
     }
 
+    public func allKnaps() async throws -> [KnapRecord] {
+        try await read("listing knaps") { db in
+            try KnapRecord.fetchAll(db, sql: "SELECT * FROM knaps ORDER BY creationTimestamp DESC, uuid")
+        }
+    }
+
     public func activeKnaps(scheduleType: String) async throws -> [KnapRecord] {
         try await read("listing knaps") { db in
             try KnapRecord.fetchAll(db, sql: "SELECT * FROM knaps WHERE isActive AND scheduleType = ? ORDER BY creationTimestamp",

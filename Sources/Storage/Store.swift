@@ -69,6 +69,8 @@ public protocol KnapStore: Sendable {
     func deleteKnap(uuid: String) async throws -> Bool
     /// What a user may see: their own knaps, their organisation's and the public ones, newest first.
     func knaps(visibleTo userId: String, org: String?) async throws -> [KnapRecord]
+    /// Every knap, for operators (`knify-sandbox knaps ls`), newest first.
+    func allKnaps() async throws -> [KnapRecord]
     /// Active knaps of one schedule type (`post_meeting_transcription` triggers), oldest first.
     func activeKnaps(scheduleType: String) async throws -> [KnapRecord]
     /// Active scheduled knaps whose `next_run_at` is at or before `now`.

@@ -33,8 +33,8 @@ struct APIKeyCommand: AsyncParsableCommand {
             workspaceId = record.tenant
             tier = record.tier
             rateLimitPerHour = record.rateLimitPerHour
-            createdAt = ISO8601DateFormatter().string(from: record.createdAt)
-            revokedAt = record.revokedAt.map { ISO8601DateFormatter().string(from: $0) }
+            createdAt = isoString(record.createdAt)
+            revokedAt = record.revokedAt.map { isoString($0) }
         }
 
         enum CodingKeys: String, CodingKey {

@@ -24,8 +24,8 @@ struct ClientCommand: AsyncParsableCommand {
             userId = record.userId
             org = record.org
             orgAdmin = record.orgAdmin
-            createdAt = ISO8601DateFormatter().string(from: record.createdAt)
-            revokedAt = record.revokedAt.map { ISO8601DateFormatter().string(from: $0) }
+            createdAt = isoString(record.createdAt)
+            revokedAt = record.revokedAt.map { isoString($0) }
         }
 
         enum CodingKeys: String, CodingKey {

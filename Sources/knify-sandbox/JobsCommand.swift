@@ -34,18 +34,17 @@ struct JobsCommand: AsyncParsableCommand {
         }
 
         init(_ job: JobRecord, stages: [StageEvent]? = nil) {
-            let format = ISO8601DateFormatter()
             id = job.id
             jobType = job.jobType
             status = job.status.rawValue
             tenant = job.tenant
             sandboxId = job.sandboxId
             parentJobId = job.parentJobId
-            createdAt = format.string(from: job.createdAt)
-            completedAt = job.completedAt.map(format.string)
+            createdAt = isoString(job.createdAt)
+            completedAt = job.completedAt.map(isoString)
             error = job.error
             errorCode = job.errorCode
-            self.stages = stages?.map { StageView(ts: format.string(from: $0.ts), stage: $0.stage, level: $0.level.rawValue, detail: $0.detail) }
+            self.stages = stages?.map { StageView(ts: isoString($0.ts), stage: $0.stage, level: $0.level.rawValue, detail: $0.detail) }
         }
 
         func encode(to encoder: any Encoder) throws {

@@ -16,7 +16,7 @@ struct KnifySandbox: AsyncParsableCommand {
             """,
         subcommands: [ListSandboxes.self, InspectSandbox.self, ExecInSandbox.self, PauseSandbox.self, UnpauseSandbox.self,
                       RemoveSandboxes.self, ReconcileSandboxes.self, SandboxLogs.self, PoolCommand.self, Prune.self, JobsCommand.self, Doctor.self, ImageCommand.self, PolicyCommand.self,
-                      APIKeyCommand.self, ClientCommand.self]
+                      APIKeyCommand.self, ClientCommand.self, KnapsCommand.self]
     )
 }
 
@@ -43,6 +43,9 @@ enum ExitStatus {
 }
 
 /// The exit status 1 after saying on stderr what was not found (an unknown id).
+/// ISO-8601 in UTC, as the APIs write dates (a format style: no formatter made per date).
+func isoString(_ date: Date) -> String { date.formatted(.iso8601) }
+
 func notFound(_ what: String) -> ExitCode {
     var stderr = FileHandle.standardError
     print("error: no \(what)", to: &stderr)

@@ -57,7 +57,7 @@ struct SandboxView: Encodable {
         state = record.state.rawValue
         policy = record.policy
         node = record.node
-        createdAt = ISO8601DateFormatter().string(from: record.createdAt)
+        createdAt = isoString(record.createdAt)
         ageSeconds = Int(now.timeIntervalSince(record.createdAt))
         idleSeconds = Int(now.timeIntervalSince(record.lastUsedAt))
         cpuSeconds = stats.map { Double($0.cpuNanoseconds) / 1e9 }
