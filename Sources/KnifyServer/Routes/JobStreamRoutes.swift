@@ -26,42 +26,15 @@ struct JobStreamRoutes {
         let resumeText = request.headers[.lastEventId] ?? request.uri.queryParameters["last_event_id"].map(String.init)
         let after = try JobRoutes.integer(resumeText.map { Substring($0) }, name: "Last-Event-ID", default: 0, range: 0...Int.max)
         let items = try await jobs.follow(id, after: after)
-        let keepAlive = keepAlive
-        let body = ResponseBody { writer in
-            // A client that reads slower than the agent writes is not buffered without bound: past `backlog` frames
-            // its stream is closed without `done`, and its EventSource reconnects with Last-Event-ID, which replays
-            // the rest from the store.
-            let (frames, output) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(Self.backlog))
-            let pump = Task {
-                for await item in items {
-                    let frame = switch item {
-                    case .event(let row): "id: \(row.sequence)\ndata: \(row.json)\n\n"
-                    case .done(let status): "data: {\"type\":\"done\",\"status\":\"\(status.rawValue)\"}\n\n"
-                    }
-                    if case .dropped = output.yield(frame) { break }
-                }
-                output.finish()
+        // A client that reads slower than the agent writes is not buffered without bound: past `backlog` frames its
+        // stream is closed without `done`, and its EventSource reconnects with Last-Event-ID, which replays the rest
+        // from the store.
+        return ServerSentEvents.response(items, keepAlive: keepAlive, backlog: Self.backlog, preamble: "stream of \(id)") { item in
+            switch item {
+            case .event(let row): "id: \(row.sequence)\ndata: \(row.json)\n\n"
+            case .done(let status): "data: {\"type\":\"done\",\"status\":\"\(status.rawValue)\"}\n\n"
             }
-            let ticker = Task {
-                while true {
-                    do { try await Task.sleep(for: keepAlive) } catch { return }
-                    output.yield(": keep-alive\n\n")
-                }
-            }
-            defer {
-                pump.cancel()
-                ticker.cancel()
-            }
-            // A comment first, so the client sees the headers and knows the stream is open.
-            try await writer.write(ByteBuffer(string: ": stream of \(id)\n\n"))
-            for await frame in frames {
-                try await writer.write(ByteBuffer(string: frame))
-            }
-            try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [
-            .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no",
-        ], body: body)
     }
 
     struct Token: Encodable {

@@ -35,33 +35,8 @@ struct KnapRunRoutes {
         guard body.streamUpdates else {
             return .json(Data(try await runner.summary(of: run).json.jsonString().utf8))
         }
-        let events = try await runner.events(of: run)
-        let keepAlive = keepAlive
-        let stream = ResponseBody { writer in
-            let (frames, output) = AsyncStream<String>.makeStream()
-            let pump = Task {
-                for await event in events {
-                    output.yield("event: \(event.name)\ndata: \(event.json.jsonString())\n\n")
-                }
-                output.finish()
-            }
-            let ticker = Task {
-                while true {
-                    do { try await Task.sleep(for: keepAlive) } catch { return }
-                    output.yield(": keep-alive\n\n")
-                }
-            }
-            defer {
-                pump.cancel()
-                ticker.cancel()
-            }
-            for await frame in frames {
-                try await writer.write(ByteBuffer(string: frame))
-            }
-            try await writer.finish(nil)
+        return ServerSentEvents.response(try await runner.events(of: run), keepAlive: keepAlive) { event in
+            "event: \(event.name)\ndata: \(event.json.jsonString())\n\n"
         }
-        return Response(status: .ok, headers: [
-            .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no",
-        ], body: stream)
     }
 }
