@@ -54,6 +54,7 @@ let package = Package(
             "Jobs", "Agents", "Storage",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "KnifyServer", dependencies: [
             "Jobs", "Knaps", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine",

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Jobs
 import Logging
+import Metrics
 import Storage
 
 /// Knap runs on top of Jobs: a run *is* a Knify job in a sandbox. The runner turns a knap and messages into a
@@ -11,6 +12,8 @@ import Storage
 public struct KnapRunner: Sendable {
     /// The Knify tenant knap runs are recorded under: admin API keys see them in `/jobs`, other keys do not.
     public static let tenant = "knaps"
+    /// Every way a run starts (`trigger` of a run and of `knify_knap_runs_total`).
+    public static let triggers = ["api", "schedule", "meeting"]
 
     /// `POST /api/knap-tools/run`'s body (less `stream_updates`, which is the edge's business).
     public struct Request: Decodable, Sendable, Equatable {
@@ -115,6 +118,7 @@ public struct KnapRunner: Sendable {
         // Submitted first: a refused spec leaves no run behind, and an api run is never submitted late.
         _ = try await jobCall { try await jobs.submit(withMetadata(spec, run), tenant: Self.tenant, id: run.jobId) }
         try await storeCall { try await store.insertRun(run) }
+        Self.count(run)
         logger.info("knap run started", metadata: ["run": .string(run.id), "job": .string(run.jobId), "knap": .string(run.knapUUID ?? "-")])
         return run
     }
@@ -133,6 +137,7 @@ public struct KnapRunner: Sendable {
         let run = KnapRunRecord(id: Self.runId(), knapUUID: last.knapUUID, chatId: chatId, jobId: job.id, userId: caller.userId,
                                 trigger: "api", specJSON: Self.encode(spec))
         try await storeCall { try await store.insertRun(run) }
+        Self.count(run)
         logger.info("knap chat continued", metadata: ["run": .string(run.id), "job": .string(job.id), "chat": .string(chatId)])
         return run
     }
@@ -168,6 +173,7 @@ public struct KnapRunner: Sendable {
             } catch {
                 throw KnapError.store(error)
             }
+            Self.count(run)
             try await submit(run)
             runs.append(run)
         }
@@ -284,6 +290,11 @@ public struct KnapRunner: Sendable {
         }
         if let context, !context.isEmpty { parts.append("Context:\n" + context) }
         return parts.joined(separator: "\n\n")
+    }
+
+    /// `knify_knap_runs_total{trigger}`, counted when a run is recorded (once, whoever submits its job).
+    static func count(_ run: KnapRunRecord) {
+        Counter(label: "knify_knap_runs_total", dimensions: [("trigger", run.trigger)]).increment()
     }
 
     static func text(_ value: JSONValue) -> String { value.stringValue ?? value.jsonString() }

@@ -63,6 +63,7 @@ public actor KnapScheduler {
             run = try runner.makeRun(knap: knap, spec: spec, userId: knap.record.creationUserId, trigger: "schedule",
                                      chatId: nil, slot: slot, note: note)
             guard try await store.claimSlot(run, next: info.nextRun(after: now, in: zone)) else { return nil }
+            KnapRunner.count(run)
         } catch {
             logger.error("cannot claim a knap's slot", metadata: ["knap": .string(knap.record.uuid), "error": "\(error)"])
             return nil

@@ -1,4 +1,5 @@
 import Foundation
+import Knaps
 import Metrics
 import Prometheus
 import Storage
@@ -37,6 +38,9 @@ public final class ServerMetrics: Sendable {
         for policy in policies {
             _ = Counter(label: "knify_pool_hits_total", dimensions: [("policy", policy)])
             _ = Counter(label: "knify_pool_misses_total", dimensions: [("policy", policy)])
+        }
+        for trigger in KnapRunner.triggers {
+            _ = Counter(label: "knify_knap_runs_total", dimensions: [("trigger", trigger)])
         }
         for status in ["completed", "failed", "cancelled"] {
             for jobType in jobTypes {

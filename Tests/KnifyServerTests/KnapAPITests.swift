@@ -194,6 +194,12 @@ import Testing
             #expect(list.map { $0["job_id"] as? String } == [secondJob, firstJob])
             #expect(list.allSatisfy { $0["status"] as? String == "completed" && $0["chat_id"] as? String == chatId })
 
+            // Both turns were counted (other tests in this process may add more).
+            let metrics = try await client.call(.get, "/metrics", key: harness.admin).text
+            let line = try #require(metrics.split(separator: "\n").first { $0.hasPrefix(#"knify_knap_runs_total{trigger="api"}"#) })
+            let value = try #require(line.split(separator: " ").last.flatMap { Double($0) })
+            #expect(value >= 2, "\(line)")
+
             try await client.call(.post, "/api/knap-tools/run", key: token, json: #"{"chat_id": "chat_nope", "messages": [{"role":"user","content":"hi"}]}"#)
                 .expectDetail(.notFound, "no chat")
             try await client.call(.post, "/api/knap-tools/run", key: token, json: #"{"messages": []}"#).expectDetail(.badRequest, "knap_uuid")

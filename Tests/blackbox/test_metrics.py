@@ -64,7 +64,8 @@ def test_job_duration_histogram(metrics):
     assert count >= 1
 
 
-@pytest.mark.parametrize("metric", ["knify_sandboxes", "knify_pool_hits_total", "knify_pool_misses_total"])
+@pytest.mark.parametrize("metric", ["knify_sandboxes", "knify_pool_hits_total", "knify_pool_misses_total",
+                                    "knify_knap_runs_total"])
 def test_sandbox_and_pool_metrics(metrics, metric):
     samples, _ = metrics
     assert metric in names(samples), sorted(names(samples))
