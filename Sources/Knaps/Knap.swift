@@ -1,5 +1,6 @@
 import Agents
 import Foundation
+import Jobs
 import Storage
 
 /// A knap as the Knaps layer works with it: the stored record with its JSON parts decoded.
@@ -14,6 +15,9 @@ public struct Knap: Sendable, Equatable {
         public static let `private` = "private"
         public static let `public` = "public"
     }
+
+    /// The job types a run may be: the agents (`user_exam` is a report, not a conversation).
+    public static let agents = JobType.all.filter { $0 != JobType.userExam }
 
     public var record: KnapRecord
     /// Kept whole, unknown keys included: Knapsack clients put their own things there.

@@ -110,6 +110,8 @@ public struct KnapRunner: Sendable {
             knap = Knap(record: record)
         } else if !hasMessage {
             throw KnapError(.invalid, "send knap_uuid, or messages with at least one non-empty message")
+        } else if let agent = request.agent, !Knap.agents.contains(agent) {
+            throw KnapError(.invalid, "agent must be one of \(Knap.agents.joined(separator: ", "))")
         }
         let spec = JobSpec(jobType: knap?.record.agent ?? request.agent ?? "cursor_task",
                            prompt: Self.prompt(knap: knap, messages: request.messages, context: request.context.map(Self.text)),

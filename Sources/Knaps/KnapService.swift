@@ -146,8 +146,9 @@ public struct KnapService: Sendable {
         guard TimeZone(identifier: record.timezone) != nil else {
             throw KnapError(.invalid, "timezone must be an IANA time zone name such as UTC, Europe/Berlin or America/New_York")
         }
-        let agents = JobType.all.filter { $0 != JobType.userExam }
-        guard agents.contains(record.agent) else { throw KnapError(.invalid, "agent must be one of \(agents.joined(separator: ", "))") }
+        guard Knap.agents.contains(record.agent) else {
+            throw KnapError(.invalid, "agent must be one of \(Knap.agents.joined(separator: ", "))")
+        }
         do {
             try jobs.check(JobSpec(jobType: record.agent, prompt: "check", model: record.model))
         } catch {

@@ -203,6 +203,8 @@ import Testing
             try await client.call(.post, "/api/knap-tools/run", key: token, json: #"{"chat_id": "chat_nope", "messages": [{"role":"user","content":"hi"}]}"#)
                 .expectDetail(.notFound, "no chat")
             try await client.call(.post, "/api/knap-tools/run", key: token, json: #"{"messages": []}"#).expectDetail(.badRequest, "knap_uuid")
+            try await client.call(.post, "/api/knap-tools/run", key: token, json: #"{"agent": "user_exam", "messages": [{"role":"user","content":"hi"}]}"#)
+                .expectDetail(.badRequest, "agent must be one of cursor_task, claude_task, gemini_task")
         }
     }
 

@@ -234,14 +234,15 @@ class SSEMessage:
 
 
 def sse_read(base_url: str, path: str, headers: dict | None = None, params: dict | None = None,
-             deadline_s: float = 60, stop_after: int | None = None,
-             on_open=None) -> tuple[httpx.Response, list[SSEMessage]]:
+             deadline_s: float = 60, stop_after: int | None = None, on_open=None, method: str = "GET",
+             json_body=None) -> tuple[httpx.Response, list[SSEMessage]]:
     """Reads an SSE stream with httpx-sse until the server closes it (or `stop_after` messages). `on_open` is
-    called once the response headers are in (the follower is attached)."""
+    called once the response headers are in (the follower is attached). `method` and `json_body` are for streams
+    that answer a POST (a knap run)."""
     messages: list[SSEMessage] = []
     deadline = time.monotonic() + deadline_s
     with httpx.Client(base_url=base_url, timeout=httpx.Timeout(20.0, connect=5.0)) as client:
-        with connect_sse(client, "GET", path, headers=headers or {}, params=params) as source:
+        with connect_sse(client, method, path, headers=headers or {}, params=params, json=json_body) as source:
             response = source.response
             if on_open is not None:
                 on_open()

@@ -1,8 +1,8 @@
-"""Starts and stops a real `knify serve` for the black-box suite, creates API keys through `knify-sandbox api-key`,
-and removes whatever sandboxes the server left on the engine.
+"""Starts and stops a real `knify serve` for the black-box suite, creates API keys through `knify-sandbox api-key`
+and Knaps clients through `knify-sandbox client`, and removes whatever sandboxes the server left on the engine.
 
 Used by conftest.py (pytest fixtures) and by run.sh (`python knify_server.py exec -- CMD…` runs CMD against a fresh
-server with KNIFY_BB_URL and KNIFY_BB_ADMIN_KEY in its environment).
+server with KNIFY_BB_URL, KNIFY_BB_ADMIN_KEY and the rest `_exec_main` lists in its environment).
 
 Nothing here builds anything: the binaries must already be in KNIFY_BIN_DIR (default .build/debug).
 """
@@ -135,7 +135,8 @@ class KnifyServer:
     """One `knify serve` process on a free loopback port with its own data directory and node id."""
 
     def __init__(self, *, docker_host_url: str | None = None, extra_args: list[str] | None = None,
-                 env: dict | None = None, concurrency: int = 4, sse_keepalive: int = 1, label: str = "main"):
+                 env: dict | None = None, concurrency: int = 4, sse_keepalive: int = 1, label: str = "main",
+                 knaps_rate_limit: int | None = None, scheduler_interval: int = 0):
         self.label = label
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -158,6 +159,10 @@ class KnifyServer:
             "--max-upload-mb", str(UPLOAD_CAP_MB),
             # Teardown cleans every job up before SIGTERM; nothing needs the default 30 s grace.
             "--shutdown-grace", "5",
+            # No knap scheduler unless a test wants one (scheduler_interval seconds): a scheduled knap a test makes
+            # must not start runs of its own in the middle of another test.
+            "--scheduler-interval", str(scheduler_interval),
+            *(["--knaps-rate-limit", str(knaps_rate_limit)] if knaps_rate_limit is not None else []),
             *(extra_args or []),
         ]
         self.env = {**os.environ, "KNIFY_LOG_LEVEL": os.environ.get("KNIFY_LOG_LEVEL", "info"), **(env or {})}
@@ -236,6 +241,10 @@ class KnifyServer:
     def create_key(self, name: str, scopes: list[str], **kwargs) -> dict:
         return create_key(self.data_dir, name, scopes, **kwargs)
 
+    def create_client(self, name: str, user: str, **kwargs) -> dict:
+        """A Knaps API client (`knify-sandbox client create`) of this server's store."""
+        return create_client(self.data_dir, name, user, **kwargs)
+
 
 def _seed_job(base_url: str, key: str) -> str:
     """One finished job with artifacts, so generated requests can reach real data (KNIFY_BB_JOB_ID)."""
@@ -255,13 +264,15 @@ def _seed_job(base_url: str, key: str) -> str:
 
 def _exec_main(argv: list[str]) -> int:
     """`knify_server.py exec -- CMD…`: CMD runs with KNIFY_BB_URL, KNIFY_BB_ADMIN_KEY and KNIFY_BB_JOB_ID (a
-    finished job) of a fresh server."""
+    finished job) of a fresh server, and KNIFY_BB_KNAPS_TOKEN / KNIFY_BB_KNAP_UUID (a Knaps access token of an org
+    admin's client, and a knap it owns)."""
     if "--" in argv:
         argv = argv[argv.index("--") + 1:]
     if not argv:
         print("usage: knify_server.py exec -- COMMAND [ARGS…]", file=sys.stderr)
         return 64
-    server = KnifyServer(label="exec")
+    # Schemathesis sends far more than 100 Knaps requests a minute with one token: no 429 may interfere.
+    server = KnifyServer(label="exec", knaps_rate_limit=10_000_000)
     try:
         server.start()
     except RuntimeError as error:
@@ -273,7 +284,8 @@ def _exec_main(argv: list[str]) -> int:
         admin = server.create_key("exec-admin", ["jobs:read", "jobs:write", "admin"], tier="enterprise",
                                   rate_limit=10_000_000)
         env = {**os.environ, "KNIFY_BB_URL": server.base_url, "KNIFY_BB_ADMIN_KEY": admin["api_key"],
-               "KNIFY_BB_JOB_ID": _seed_job(server.base_url, admin["api_key"])}
+               "KNIFY_BB_JOB_ID": _seed_job(server.base_url, admin["api_key"]),
+               **_seed_knaps(server)}
         rc = subprocess.call(argv, env=env)
         ok = rc == 0
         return rc
@@ -285,6 +297,58 @@ def _exec_main(argv: list[str]) -> int:
         else:
             print(f"[blackbox] knify serve stderr (last lines), full log {server.log_path}:\n{server.log_tail()}",
                   file=sys.stderr)
+
+
+# -- Knaps API ----------------------------------------------------------------------------------------------------
+def create_client(data_dir: str | Path, name: str, user: str, org: str | None = None,
+                  org_admin: bool = False) -> dict:
+    """`knify-sandbox client create … --json` → its JSON object (client_id, client_secret, name, user_id, org,
+    org_admin, created_at, revoked_at)."""
+    args = ["client", "create", "--data-dir", str(data_dir), "--name", name, "--user", user]
+    if org is not None:
+        args += ["--org", org]
+    if org_admin:
+        args.append("--org-admin")
+    args.append("--json")
+    proc = sandbox_cli(*args)
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError as error:
+        raise CLIError(f"client create printed no JSON object: {proc.stdout!r} ({error})") from None
+
+
+def list_clients(data_dir: str | Path) -> list:
+    return json.loads(sandbox_cli("client", "list", "--data-dir", str(data_dir), "--json").stdout)
+
+
+def revoke_client(data_dir: str | Path, client_id: str) -> subprocess.CompletedProcess:
+    return sandbox_cli("client", "revoke", client_id, "--data-dir", str(data_dir), check=False)
+
+
+def knaps_token(base_url: str, client: dict) -> dict:
+    """The client-credentials grant (form-encoded) for a client made by `create_client` → the token reply."""
+    resp = requests.post(base_url + "/api/oauth/token", timeout=30,
+                         data={"grant_type": "client_credentials", "client_id": client["client_id"],
+                               "client_secret": client["client_secret"]})
+    if resp.status_code != 200:
+        raise AssertionError(f"POST /api/oauth/token → {resp.status_code} {resp.text[:500]}")
+    return resp.json()
+
+
+def _seed_knaps(server: KnifyServer) -> dict:
+    """An org admin's client, its access token and one knap it owns, so generated Knaps requests reach a real knap
+    (KNIFY_BB_KNAPS_TOKEN, KNIFY_BB_KNAP_UUID)."""
+    client = server.create_client("exec-knaps", "exec-user", org="exec-org", org_admin=True)
+    token = knaps_token(server.base_url, client)["access_token"]
+    resp = requests.post(server.base_url + "/api/studio/knap-tools", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"},
+                         json={"name": "Schemathesis seed", "visibility": "exec-org", "timezone": "Europe/Berlin",
+                               "tool_metadata": {"action_description": "Summarise the week",
+                                                 "schedule_description": "every Monday at 9am",
+                                                 "tool_types": ["files"]}})
+    if resp.status_code != 201:
+        raise AssertionError(f"POST /api/studio/knap-tools → {resp.status_code} {resp.text[:500]}")
+    return {"KNIFY_BB_KNAPS_TOKEN": token, "KNIFY_BB_KNAP_UUID": resp.json()["uuid"]}
 
 
 if __name__ == "__main__":

@@ -43,9 +43,12 @@ def test_request_id_is_echoed(anon, rw):
 
 
 def test_unknown_route_is_404_envelope(rw, admin):
-    for path in ("/nope", "/jobs/job_0000000000000000/nope", "/api/v2/jobs"):
+    for path in ("/nope", "/jobs/job_0000000000000000/nope", "/v2/jobs"):
         assert_error(rw.get(path), 404, "NOT_FOUND")
     assert_error(admin.post("/nope", json={}), 404, "NOT_FOUND")
+    # Under /api/ is the Knaps API, whose errors are Knapsack's {"detail"} (test_knaps.py covers it).
+    resp = rw.get("/api/v2/jobs")
+    assert resp.status_code == 404 and set(resp.json()) == {"detail"}, describe(resp)
 
 
 def test_openapi_document(anon):
