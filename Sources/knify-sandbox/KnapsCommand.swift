@@ -10,7 +10,7 @@ struct KnapsCommand: AsyncParsableCommand {
         subcommands: [List.self, Runs.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every knap of every user: owner, type, visibility, next run.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "Every knap of every user: owner, type, visibility, next run.")
         @Flag(help: "Print a JSON array.") var json = false
         @OptionGroup var store: StoreOptions
 

@@ -9,6 +9,7 @@ own (random names), so knaps of other tests never show up in its lists or trigge
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import secrets
@@ -887,3 +888,34 @@ def test_scheduler_fires_a_due_slot_once(own_server):
     assert [r["status"] for r in done] == ["completed"], done
     assert len(user.runs(knap["uuid"])) == 1, "a slot fires once"
     assert user.runs(asleep["uuid"]) == [], "an inactive knap never fires"
+
+
+# -- the operators' view --------------------------------------------------------------------------------------------
+def test_sandbox_cli_lists_knaps_and_their_runs(server, org):
+    """`knify-sandbox knaps ls|runs` read the server's store: every user's knaps, and a knap's runs with status."""
+    alice = org["alice"]
+    knap = alice.create({"name": f"cli-{tag()}", "visibility": org["name"], "timezone": "Asia/Kolkata",
+                         "tool_metadata": {"action_description": "List it",
+                                           "schedule_description": "every Monday at 9am"}})
+    resp = alice.post(RUN, json={"knap_uuid": knap["uuid"], "stream_updates": False,
+                                 "messages": [{"role": "user", "content": "hello from the CLI test"}]})
+    assert resp.status_code == 200, describe(resp)
+    run = resp.json()
+    remember(run["job_id"])
+
+    listed = json.loads(sandbox_cli("knaps", "ls", "--data-dir", str(server.data_dir), "--json").stdout)
+    mine = [k for k in listed if k["uuid"] == knap["uuid"]]
+    assert mine == [{"uuid": knap["uuid"], "name": knap["name"], "creation_user_id": alice.user,
+                     "schedule_type": "scheduled", "is_active": True, "visibility": org["name"],
+                     "next_run_at": knap["next_run_at"], "timezone": "Asia/Kolkata"}], mine
+
+    runs = json.loads(sandbox_cli("knaps", "runs", knap["uuid"], "--data-dir", str(server.data_dir), "--json").stdout)
+    assert [(r["run_id"], r["job_id"], r["trigger"], r["status"]) for r in runs] == \
+        [(run["run_id"], run["job_id"], "api", run["status"])], runs
+
+    table = sandbox_cli("knaps", "ls", "--data-dir", str(server.data_dir)).stdout
+    assert table.splitlines()[0].split()[:3] == ["UUID", "NAME", "OWNER"], table
+    assert knap["uuid"] in table
+    missing = sandbox_cli("knaps", "runs", "00000000-0000-0000-0000-000000000000", "--data-dir", str(server.data_dir),
+                          check=False)
+    assert missing.returncode == 1 and "no knap" in missing.stderr, (missing.returncode, missing.stderr)
