@@ -9,7 +9,9 @@ SHELL := /bin/bash
 DOCKER_SOCK ?= /var/run/docker.sock
 export DOCKER_HOST := unix://$(DOCKER_SOCK)
 STATE_DIR ?= $(CURDIR)/.knify
-DEBIAN_PACKAGES := docker.io busybox-static curl gcc libc6-dev libcurl4-openssl-dev libseccomp-dev libcap-dev libsqlite3-dev zlib1g-dev
+# chromium + chromium-driver: the console's browser tests (Tests/blackbox/test_console.py, headless).
+DEBIAN_PACKAGES := docker.io busybox-static curl gcc libc6-dev libcurl4-openssl-dev libseccomp-dev libcap-dev libsqlite3-dev zlib1g-dev \
+  chromium chromium-driver
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 TEST_FLAGS ?=

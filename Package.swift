@@ -69,6 +69,8 @@ let package = Package(
         ], resources: [
             // The OpenAPI document is the contract the routes are tested against; embedded so the binary is enough.
             .embedInCode("OpenAPI/openapi.json"),
+            // The web console's static files (`GET /console`), so the binary serves it with nothing beside it.
+            .embedInCode("Console"),
         ]),
 
         .executableTarget(name: "knify", dependencies: [

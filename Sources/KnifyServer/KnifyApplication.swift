@@ -18,6 +18,7 @@ public func buildApplication(_ configuration: ServerConfiguration, services: Kni
     metrics.prepare(policies: services.sandboxes.configuration.policies.keys, jobTypes: JobType.all)
     let system = SystemRoutes(metrics: metrics, store: services.store, node: configuration.node)
     system.registerPublic(on: router)
+    ConsoleRoutes().register(on: router)
 
     let api = router.group()
         .add(middleware: AuthMiddleware(store: services.store, limits: configuration.rateLimits, streamTokens: services.streamTokens))
@@ -26,6 +27,7 @@ public func buildApplication(_ configuration: ServerConfiguration, services: Kni
     JobRoutes(jobs: services.jobs).register(on: api)
     JobStreamRoutes(jobs: services.jobs, tokens: services.streamTokens, keepAlive: configuration.sseKeepAlive).register(on: api)
     WorkspaceRoutes(jobs: services.jobs, maximumUploadBytes: configuration.maximumUploadBytes).register(on: api)
+    AdminRoutes(sandboxes: services.sandboxes, store: services.store).register(on: api)
 
     // The Knaps API: its own tokens (client credentials), its own per-minute limit, `{"detail"}` errors.
     OAuthRoutes(auth: services.knapAuth).register(on: router)

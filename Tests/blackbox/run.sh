@@ -23,7 +23,7 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "blackbox: creating $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import pytest, pytest_timeout, requests, httpx, httpx_sse, schemathesis' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import pytest, pytest_timeout, requests, httpx, httpx_sse, schemathesis, selenium' 2>/dev/null; then
   echo "blackbox: installing $here/requirements.txt into $venv"
   "$venv/bin/pip" install -q -r "$here/requirements.txt"
 fi
