@@ -16,17 +16,21 @@ function table(headers, body) {
     h('thead', {}, h('tr', {}, headers.map((t) => h('th', {text: t})))), body));
 }
 
-export class SandboxesPage {
-  constructor(app) {
-    this.app = app;
+// One admin page: a heading with a count, a line of explanation, and a table of what `path` lists, refreshed
+// every `pollMs`. Subclasses say how to count and render the items.
+class PolledTablePage {
+  constructor({className, title, intro, headers, path, pollMs, empty}) {
+    this.path = path;
+    this.columns = headers.length;
+    this.empty = empty;
     this.rows = h('tbody');
     this.count = h('span', {class: 'muted'});
-    this.el = h('div', {class: 'page sandboxes-page'},
-      h('div', {class: 'page-head'}, h('h1', {text: 'Sandboxes'}), this.count, h('span', {class: 'spacer'}),
+    this.el = h('div', {class: `page ${className}`},
+      h('div', {class: 'page-head'}, h('h1', {text: title}), this.count, h('span', {class: 'spacer'}),
         h('span', {class: 'live-dot', title: 'Refreshes on its own'}, 'live')),
-      h('p', {class: 'muted', text: 'Live sandboxes of this node. A paused sandbox waits for a continue until its policy\'s idle TTL has passed since it was last used (unless kept alive); every sandbox ends at its policy\'s maximum lifetime.'}),
-      table(['Sandbox', 'State', 'Policy', 'Job', 'Session', 'Age', 'Idle', 'Ends'], this.rows));
-    this.poller = new Poller(() => this.refresh(), SANDBOX_POLL_MS);
+      h('p', {class: 'muted', text: intro}),
+      table(headers, this.rows));
+    this.poller = new Poller(() => this.refresh(), pollMs);
   }
 
   mount() {
@@ -40,19 +44,36 @@ export class SandboxesPage {
   async refresh() {
     let reply;
     try {
-      reply = await api('/sandboxes');
+      reply = await api(this.path);
     } catch (error) {
-      fill(this.rows, h('tr', {}, h('td', {colspan: 8, class: 'error', text: error.detail})));
+      fill(this.rows, h('tr', {}, h('td', {colspan: this.columns, class: 'error', text: error.detail})));
       throw error;
     }
-    const boxes = reply.data;
-    this.count.textContent = `${boxes.length} live`;
-    if (!boxes.length) {
-      fill(this.rows, h('tr', {class: 'empty'}, h('td', {colspan: 8, text: 'No live sandboxes.'})));
+    const items = reply.data;
+    this.count.textContent = this.countText(items.length);
+    if (!items.length) {
+      fill(this.rows, h('tr', {class: 'empty'}, h('td', {colspan: this.columns, text: this.empty})));
       return;
     }
+    fill(this.rows, this.render(items));
+  }
+}
+
+export class SandboxesPage extends PolledTablePage {
+  constructor(app) {
+    super({className: 'sandboxes-page', title: 'Sandboxes', path: '/sandboxes', pollMs: SANDBOX_POLL_MS,
+      intro: 'Live sandboxes of this node. A paused sandbox waits for a continue until its policy\'s idle TTL has passed since it was last used (unless kept alive); every sandbox ends at its policy\'s maximum lifetime.',
+      headers: ['Sandbox', 'State', 'Policy', 'Job', 'Session', 'Age', 'Idle', 'Ends'], empty: 'No live sandboxes.'});
+    this.app = app;
+  }
+
+  countText(n) {
+    return `${n} live`;
+  }
+
+  render(boxes) {
     const now = Date.now();
-    fill(this.rows, boxes.map((box) => {
+    return boxes.map((box) => {
       const created = parseTime(box.created_at);
       const lastUsed = parseTime(box.last_used_at);
       const keepAlive = parseTime(box.keep_alive_until);
@@ -76,46 +97,24 @@ export class SandboxesPage {
           box.state === 'paused' && ttl ? h('meter', {min: 0, max: 1, value: idleShare, low: 0.6, high: 0.85, optimum: 0, title: 'share of the idle TTL used'}) : null)),
         cell('Ends', end == null ? '—' : h('time', {title: stamp(end), text: until(end, now)}),
           keepAlive != null && keepAlive > now ? h('span', {class: 'tag', text: 'kept alive'}) : null));
-    }));
+    });
   }
 }
 
-export class KnapsPage {
+export class KnapsPage extends PolledTablePage {
   constructor(app) {
+    super({className: 'knaps-page', title: 'Knaps', path: '/knaps', pollMs: KNAP_POLL_MS,
+      intro: 'Every knap of every user. Each run is a Knify job: open a knap\'s runs to reach them.',
+      headers: ['Knap', 'Owner', 'Type', 'Agent', 'Next run', 'Runs'], empty: 'No knaps yet.'});
     this.app = app;
     this.open = new Set(); // knaps whose runs are shown
-    this.rows = h('tbody');
-    this.count = h('span', {class: 'muted'});
-    this.el = h('div', {class: 'page knaps-page'},
-      h('div', {class: 'page-head'}, h('h1', {text: 'Knaps'}), this.count, h('span', {class: 'spacer'}),
-        h('span', {class: 'live-dot', title: 'Refreshes on its own'}, 'live')),
-      h('p', {class: 'muted', text: 'Every knap of every user. Each run is a Knify job: open a knap\'s runs to reach them.'}),
-      table(['Knap', 'Owner', 'Type', 'Agent', 'Next run', 'Runs'], this.rows));
-    this.poller = new Poller(() => this.refresh(), KNAP_POLL_MS);
   }
 
-  mount() {
-    this.poller.start();
+  countText(n) {
+    return `${n} knap${n === 1 ? '' : 's'}`;
   }
 
-  destroy() {
-    this.poller.stop();
-  }
-
-  async refresh() {
-    let reply;
-    try {
-      reply = await api('/knaps');
-    } catch (error) {
-      fill(this.rows, h('tr', {}, h('td', {colspan: 6, class: 'error', text: error.detail})));
-      throw error;
-    }
-    const knaps = reply.data;
-    this.count.textContent = `${knaps.length} knap${knaps.length === 1 ? '' : 's'}`;
-    if (!knaps.length) {
-      fill(this.rows, h('tr', {class: 'empty'}, h('td', {colspan: 6, text: 'No knaps yet.'})));
-      return;
-    }
+  render(knaps) {
     const rows = [];
     for (const knap of knaps) {
       const runsRow = h('tr', {class: 'runs-row', hidden: !this.open.has(knap.uuid)}, h('td', {colspan: 6, class: 'runs-cell'}));
@@ -139,7 +138,7 @@ export class KnapsPage {
         cell('Runs', toggle)), runsRow);
       if (this.open.has(knap.uuid)) this.loadRuns(knap.uuid, runsRow.firstChild);
     }
-    fill(this.rows, rows);
+    return rows;
   }
 
   async loadRuns(uuid, target) {
