@@ -82,8 +82,9 @@ public actor KnapScheduler {
     /// Runs recorded by a scheduler or trigger that died before submitting the job (the job id was chosen with the
     /// run, so submitting again cannot run it twice). Runs older than a day are left as they are: their moment passed.
     private func submitStranded(now: Date) async {
-        guard let stranded = try? await store.runsWithoutJob(createdBefore: now.addingTimeInterval(-submitGrace)) else { return }
-        for run in stranded where run.trigger != "api" && run.createdAt > now.addingTimeInterval(-86_400) {
+        guard let stranded = try? await store.runsWithoutJob(createdAfter: now.addingTimeInterval(-86_400),
+                                                             before: now.addingTimeInterval(-submitGrace)) else { return }
+        for run in stranded where run.trigger != "api" {
             do {
                 try await runner.submit(run)
             } catch {

@@ -183,12 +183,13 @@ extension SQLiteStore {
         }
     }
 
-    public func runsWithoutJob(createdBefore date: Date) async throws -> [KnapRunRecord] {
+    public func runsWithoutJob(createdAfter after: Date, before: Date) async throws -> [KnapRunRecord] {
         try await read("listing unsubmitted runs") { db in
             try KnapRunRecord.fetchAll(db, sql: """
-                SELECT * FROM knap_runs WHERE createdAt < ? AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = knap_runs.jobId)
+                SELECT * FROM knap_runs WHERE createdAt > ? AND createdAt < ?
+                AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = knap_runs.jobId)
                 ORDER BY createdAt
-                """, arguments: [date])
+                """, arguments: [after, before])
         }
     }
 }

@@ -164,6 +164,10 @@ extension SQLiteStore {
             }
         }
         migrator.registerMigration("v4-knaps", migrate: createKnapTables)
+        // The scheduler looks for unsubmitted runs of the last day at every pass.
+        migrator.registerMigration("v5-knap-runs-by-time") { db in
+            try db.create(index: "knap_runs_by_time", on: "knap_runs", columns: ["createdAt"])
+        }
         return migrator
     }
 }

@@ -85,8 +85,9 @@ public protocol KnapStore: Sendable {
     func runs(knapUUID: String, limit: Int) async throws -> [KnapRunStatus]
     /// The chat's latest run: the turn a follow-up continues.
     func lastRun(chatId: String) async throws -> KnapRunRecord?
-    /// Runs recorded before `date` whose job was never recorded (the server died in between).
-    func runsWithoutJob(createdBefore date: Date) async throws -> [KnapRunRecord]
+    /// Runs recorded between `after` and `before` whose job was never recorded (the server died in between). The
+    /// window keeps the scheduler's check, made every pass, from reading the whole run history.
+    func runsWithoutJob(createdAfter after: Date, before: Date) async throws -> [KnapRunRecord]
 }
 
 /// The whole store the server is given.

@@ -93,7 +93,7 @@ import Testing
                                 userId: "alice", trigger: "schedule", slotAt: utc("2026-01-05T09:00:00Z"),
                                 specJSON: #"{"job_type":"cursor_task","prompt":"Summarise"}"#, createdAt: utc("2026-01-05T09:00:00Z"))
         #expect(try await harness.store.claimSlot(run, next: utc("2026-01-06T09:00:00Z")))
-        #expect(try await harness.store.runsWithoutJob(createdBefore: utc("2026-01-05T09:02:00Z")).map(\.id) == [run.id])
+        #expect(try await harness.store.runsWithoutJob(createdAfter: utc("2026-01-05T00:00:00Z"), before: utc("2026-01-05T09:02:00Z")).map(\.id) == [run.id])
         let scheduler = harness.scheduler()
         // Within the grace the first server may still be submitting it.
         await scheduler.tick(now: utc("2026-01-05T09:00:30Z"))
@@ -103,7 +103,7 @@ import Testing
         try await harness.settle([run])
         let job = try #require(try await harness.store.job(id: run.jobId))
         #expect(job.status.isFinal)
-        #expect(try await harness.store.runsWithoutJob(createdBefore: utc("2026-01-05T10:00:00Z")).isEmpty)
+        #expect(try await harness.store.runsWithoutJob(createdAfter: utc("2026-01-05T00:00:00Z"), before: utc("2026-01-05T10:00:00Z")).isEmpty)
         #expect(try await harness.store.jobs(JobQuery(limit: 100, offset: 0)).total == 1)
     }
 }

@@ -39,7 +39,7 @@ struct AdminRoutes {
     /// A knap's runs, newest first, each with its job (`?limit=` 1–100, default 20).
     @Sendable func knapRuns(_ request: Request, context: KnifyRequestContext) async throws -> JSONReply<Listing<KnapRunView>> {
         _ = try context.require(.admin)
-        let uuid = (context.parameters.get("uuid") ?? "").lowercased()
+        let uuid = try KnapRoutes.uuid(context).lowercased()
         let limit = try JobRoutes.integer(request.uri.queryParameters["limit"], name: "limit", default: 20, range: 1...100)
         guard try await store.knap(uuid: uuid) != nil else { throw APIError.notFound("no knap \(uuid.prefix(80))") }
         let runs = try await store.runs(knapUUID: uuid, limit: limit)
