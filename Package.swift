@@ -74,7 +74,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "knify", dependencies: [
-            "KnifyServer", "DockerEngine",
+            "KnifyServer", "DockerEngine", "Storage",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

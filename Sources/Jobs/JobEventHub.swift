@@ -11,6 +11,8 @@ public actor JobEventHub {
     }
 
     private var subscribers: [String: [Int: AsyncStream<Item>.Continuation]] = [:]
+    /// The last sequence published per followed job: where a relay from another node reads on.
+    private var published: [String: Int] = [:]
     private var nextId = 0
 
     public init() {}
@@ -28,17 +30,26 @@ public actor JobEventHub {
 
     public func unsubscribe(jobId: String, id: Int) {
         subscribers[jobId]?[id] = nil
-        if subscribers[jobId]?.isEmpty == true { subscribers[jobId] = nil }
+        if subscribers[jobId]?.isEmpty == true {
+            subscribers[jobId] = nil
+            published[jobId] = nil
+        }
     }
+
+    func hasSubscribers(jobId: String) -> Bool { subscribers[jobId] != nil }
+
+    func lastSequence(jobId: String) -> Int { published[jobId] ?? 0 }
 
     func publish(jobId: String, _ rows: [AgentEventRow]) {
         guard let continuations = subscribers[jobId]?.values else { return }
+        if let last = rows.last?.sequence { published[jobId] = max(published[jobId] ?? 0, last) }
         for continuation in continuations {
             for row in rows { continuation.yield(.event(row)) }
         }
     }
 
     func finish(jobId: String, status: JobRecord.Status) {
+        published[jobId] = nil
         guard let continuations = subscribers.removeValue(forKey: jobId)?.values else { return }
         for continuation in continuations {
             continuation.yield(.done(status))

@@ -119,6 +119,13 @@ extension JobExecutor {
 
     /// Ends the job: final state, reason, stage event, followers told.
     func finish(_ job: inout JobRecord, _ status: JobRecord.Status, error: String?, code: String?) async {
+        // Clustered, the cluster may have ended the job while this node was cut off ("node lost"): that ending stays.
+        if configuration.clustered, let stored = try? await store.job(id: job.id), stored.status.isFinal {
+            logger.warning("the cluster ended this job while it ran here", metadata: ["job": "\(job.id)", "status": "\(stored.status)"])
+            job = stored
+            await hub.finish(jobId: job.id, status: stored.status)
+            return
+        }
         job.status = status
         job.completedAt = Date()
         job.error = status == .completed ? nil : error
@@ -136,6 +143,7 @@ extension JobExecutor {
             logger.error("could not record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
         await hub.finish(jobId: job.id, status: status)
+        await announce(job.id)
         if let started = job.startedAt, let completed = job.completedAt {
             Metrics.Timer(label: "knify_job_duration_seconds", dimensions: [("status", status.rawValue), ("job_type", job.jobType)])
                 .recordSeconds(completed.timeIntervalSince(started))
@@ -240,6 +248,7 @@ extension JobExecutor {
         }
         let stored = try await storeCall { [rows] in try await store.appendAgentEvents(jobId: id, rows) }
         await hub.publish(jobId: id, stored)
+        await announce(id)
     }
 
     private func startTimer(_ id: String, _ execution: SandboxManager.Execution) -> Task<Void, Never> {

@@ -31,6 +31,11 @@ public actor JobExecutor {
         /// At most this many artifacts per job.
         public var artifactMaximumCount: Int
         public var node: String
+        /// Jobs go through the store's queue: `submit` places them on the least loaded worker, and workers claim
+        /// them (`ClusterMember`). Off, this process runs what it is given.
+        public var clustered: Bool = false
+        /// False on API-only nodes: they place and follow jobs but claim none.
+        public var runsJobs: Bool = true
 
         public init(concurrency: Int = 4, jobTimeout: Duration = .seconds(1800), workspaces: WorkspaceRoot,
                     agentKeys: [String: String] = [:], policies: [String: String] = [:],
@@ -94,7 +99,7 @@ public actor JobExecutor {
         try await checkWorkspaceVisible(spec, tenant: tenant)
         var job = JobRecord(id: id ?? JobID.make(), tenant: tenant, jobType: spec.jobType, specJSON: try encode(spec),
                             userId: spec.subjectUserId)
-        job.node = configuration.node
+        job.node = configuration.clustered ? await place() : configuration.node
         job.agentSessionId = spec.sessionId
         do {
             try await store.insertJob(job)
@@ -105,7 +110,7 @@ public actor JobExecutor {
             throw JobError(.store, "the job store failed", cause: error)
         }
         try await stage(job.id, "queued", "Job queued")
-        enqueue(job.id)
+        await dispatch(job)
         return try await current(job.id)
     }
 
@@ -137,12 +142,13 @@ public actor JobExecutor {
         }
         var child = JobRecord(id: JobID.make(), tenant: parent.tenant, jobType: spec.jobType, specJSON: try encode(spec),
                               userId: spec.subjectUserId ?? parent.userId, parentJobId: parent.id)
-        child.node = configuration.node
+        // Pinned: only the node whose engine holds the sandbox can run the turn.
+        child.node = sandbox.node
         child.sandboxId = sandboxId
         child.agentSessionId = parent.agentSessionId
         try await storeCall { try await store.insertJob(child) }
         try await stage(child.id, "queued", "Continuing job \(parent.id)")
-        enqueue(child.id)
+        await dispatch(child)
         return try await current(child.id)
     }
 
@@ -161,6 +167,9 @@ public actor JobExecutor {
             try await storeCall { [job] in try await store.updateJob(job) }
             await hub.finish(jobId: id, status: .cancelled)
             return job
+        }
+        if configuration.clustered, running[id] == nil, !job.status.isFinal {
+            return try await cancelElsewhere(job)
         }
         // Only a job this executor is running can be stopped here; the store's status may be a moment behind.
         if running[id] != nil {
@@ -229,9 +238,11 @@ public actor JobExecutor {
               let sandbox = try await sandboxCall({ try await sandboxes.sandbox(sandboxId) }), sandbox.isLive else {
             return (job, true)
         }
+        if sandbox.node != configuration.node { return (try await cleanupElsewhere(job, sandbox: sandbox), false) }
         _ = try await sandboxCall { try await sandboxes.destroy(sandboxId, reason: "cleanup of job \(id)") }
         workspaceListings[sandboxId] = nil
         try await stage(id, "sandbox_cleaned", "Sandbox \(sandboxId) destroyed")
+        await announce(id)
         return (try await current(id), false)
     }
 
@@ -283,9 +294,11 @@ public actor JobExecutor {
     /// After a restart: queued jobs are queued again; jobs that were running end `failed` ("orchestrator
     /// restarted") and their sandboxes are paused, which also freezes whatever the agent left running.
     public func recover() async throws(JobError) {
+        if configuration.clustered { try await storeCall { try await store.releaseClaims(node: configuration.node) } }
         for var job in try await storeCall({ try await store.unfinishedJobs() }) where job.node == configuration.node {
             if job.status == .pending {
-                enqueue(job.id)
+                // Clustered, released claims are claimed again by `claimWork`.
+                if !configuration.clustered { enqueue(job.id) }
                 continue
             }
             job.status = .failed
@@ -317,6 +330,7 @@ public actor JobExecutor {
         tasks[id] = nil
         running[id] = nil
         startQueued()
+        if configuration.clustered { Task { await self.claimWork() } }
     }
 
     // MARK: - Helpers

@@ -93,12 +93,13 @@ public actor KnapScheduler {
         }
     }
 
-    /// Ticks every `interval` on the wall clock until `stop()`.
-    public func start(interval: Duration = .seconds(5)) {
+    /// Ticks every `interval` on the wall clock until `stop()`, at the passes where `when` holds (in a cluster:
+    /// while this node is the coordinator, so one node schedules at a time and another takes over when it dies).
+    public func start(interval: Duration = .seconds(5), when gate: @escaping @Sendable () async -> Bool = { true }) {
         guard loop == nil else { return }
         loop = Task {
             while !Task.isCancelled {
-                await self.tick(now: Date())
+                if await gate() { await self.tick(now: Date()) }
                 try? await Task.sleep(for: interval)
             }
         }

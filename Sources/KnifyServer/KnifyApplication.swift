@@ -16,7 +16,7 @@ public func buildApplication(_ configuration: ServerConfiguration, services: Kni
     router.add(middleware: RequestMiddleware())
     let metrics = ServerMetrics.bootstrap()
     metrics.prepare(policies: services.sandboxes.configuration.policies.keys, jobTypes: JobType.all)
-    let system = SystemRoutes(metrics: metrics, store: services.store, node: configuration.node)
+    let system = SystemRoutes(metrics: metrics, store: services.store, node: configuration.node, member: services.member)
     system.registerPublic(on: router)
     ConsoleRoutes().register(on: router)
 

@@ -1,5 +1,6 @@
 import DockerEngine
 import Foundation
+import Storage
 
 /// What `knify serve` is configured with (flags and their `KNIFY_*` twins are parsed by the executable).
 public struct ServerConfiguration: Sendable {
@@ -33,6 +34,12 @@ public struct ServerConfiguration: Sendable {
     public var knapsRateLimit = 100
     /// How often the knap scheduler looks for due slots; nil runs no scheduler on this server.
     public var schedulerInterval: Duration? = .seconds(5)
+    /// The store; nil is the SQLite file under the data directory. PostgreSQL makes this process a cluster node.
+    public var store: StoreLocation?
+    /// What this node does in a cluster; a single machine is `all`.
+    public var role: NodeRole = .all
+    /// A cluster node that has not renewed its lease for this long is declared lost.
+    public var lease: Duration = .seconds(15)
 
     public init(host: String = "127.0.0.1", port: Int = 8080, dockerSocket: String = DockerHost.defaultSocketPath,
                 dataDirectory: String = ".knify/data", workspacesDirectory: String? = nil, image: String = "knify/sandbox:local",
@@ -57,9 +64,23 @@ public struct ServerConfiguration: Sendable {
         self.shutdownGrace = shutdownGrace
     }
 
+    public var storeLocation: StoreLocation { store ?? .sqlite(path: databasePath) }
+
     /// The SQLite file, shared with `knify-sandbox --data-dir`.
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("knify.sqlite") }
     public var resolvedWorkspacesDirectory: String {
         workspacesDirectory ?? (dataDirectory as NSString).appendingPathComponent("workspaces")
     }
+}
+
+/// A node's part in a cluster (`knify serve --role`).
+public enum NodeRole: String, Sendable, CaseIterable {
+    /// Serves the API; places jobs on workers and follows them, runs none.
+    case api
+    /// Runs jobs on its own engine; serves the API too (its operators' `/health`, `/metrics`).
+    case worker
+    /// Both: a single machine, or a node of a small cluster.
+    case all
+
+    public var runsJobs: Bool { self != .api }
 }

@@ -3,13 +3,14 @@ import Foundation
 
 /// Short-lived tokens for `GET /jobs/{id}/cursor/stream?token=…`: a browser's `EventSource` cannot send an
 /// Authorization header, and putting the API key itself in a URL would leak it into logs and history. A token names
-/// one job, carries the caller's tenant, and expires; it is signed with a key that lives only in this process.
+/// one job, carries the caller's tenant, and expires. It is signed with a key that lives only in this process, or,
+/// in a cluster, with a key the store shares among the API nodes, so a token minted by one is honoured by all.
 public struct StreamTokens: Sendable {
     private let key: SymmetricKey
     public let lifetime: TimeInterval
 
-    public init(lifetime: TimeInterval = 300) {
-        key = SymmetricKey(size: .bits256)
+    public init(lifetime: TimeInterval = 300, key: SymmetricKey = SymmetricKey(size: .bits256)) {
+        self.key = key
         self.lifetime = lifetime
     }
 

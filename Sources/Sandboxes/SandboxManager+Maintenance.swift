@@ -74,7 +74,10 @@ extension SandboxManager {
         for container in containers {
             let id = container.labels[Label.sandbox] ?? ""
             guard var record = records.removeValue(forKey: id) else {
-                guard now.timeIntervalSince1970 - Double(container.created) >= grace else { continue }
+                // A sandbox the store has ended (a cluster declared this node lost meanwhile) goes at once; the grace
+                // is for containers whose record may not be written yet.
+                let ended = (try? await sandbox(id))??.isLive == false
+                guard ended || now.timeIntervalSince1970 - Double(container.created) >= grace else { continue }
                 if !dryRun { await removeLeftovers(container: container.id, volume: "knify-ws-\(id)") }
                 report.removedOrphans.append(id)
                 continue

@@ -5,6 +5,7 @@ import GRDB
 /// transaction, so a crash leaves either the old or the new state of a job, never half of it.
 public final class SQLiteStore: Store, Sendable {
     let database: any DatabaseWriter
+    let changeFeed = ChangeFeed()
 
     /// Opens (creating if needed) the database file and brings its schema up to date.
     public init(path: String) throws(StorageError) {
@@ -168,6 +169,7 @@ extension SQLiteStore {
         migrator.registerMigration("v5-knap-runs-by-time") { db in
             try db.create(index: "knap_runs_by_time", on: "knap_runs", columns: ["createdAt"])
         }
+        migrator.registerMigration("v6-cluster", migrate: createClusterTables)
         return migrator
     }
 }
@@ -336,15 +338,19 @@ extension SQLiteStore {
 
     @discardableResult
     public func appendStage(jobId: String, _ event: StageEvent) async throws -> StageEvent {
-        try await write("recording a stage of job \(jobId)") { db in
-            var numbered = event
-            numbered.sequence = (try Int.fetchOne(db, sql: "SELECT MAX(sequence) FROM job_stages WHERE job_id = ?",
-                                                  arguments: [jobId]) ?? 0) + 1
-            try db.execute(sql: """
-                INSERT INTO job_stages (job_id, sequence, ts, stage, level, detail) VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [jobId, numbered.sequence, numbered.ts, numbered.stage, numbered.level.rawValue, numbered.detail])
-            return numbered
-        }
+        try await write("recording a stage of job \(jobId)") { db in try Self.insertStage(db, jobId: jobId, event) }
+    }
+
+    /// Numbers the stage after the job's last one, inside the caller's transaction.
+    @discardableResult
+    static func insertStage(_ db: Database, jobId: String, _ event: StageEvent) throws -> StageEvent {
+        var numbered = event
+        numbered.sequence = (try Int.fetchOne(db, sql: "SELECT MAX(sequence) FROM job_stages WHERE job_id = ?",
+                                              arguments: [jobId]) ?? 0) + 1
+        try db.execute(sql: """
+            INSERT INTO job_stages (job_id, sequence, ts, stage, level, detail) VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [jobId, numbered.sequence, numbered.ts, numbered.stage, numbered.level.rawValue, numbered.detail])
+        return numbered
     }
 
     public func stages(jobId: String) async throws -> [StageEvent] {

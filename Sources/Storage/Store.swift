@@ -91,7 +91,7 @@ public protocol KnapStore: Sendable {
 }
 
 /// The whole store the server is given.
-public typealias Store = JobStore & SandboxStore & AccessStore & KnapStore
+public typealias Store = JobStore & SandboxStore & AccessStore & KnapStore & ClusterStore
 
 /// The one error type of the Storage layer.
 public struct StorageError: Error, Sendable, CustomStringConvertible {

@@ -97,7 +97,7 @@ struct APIKeyCommand: AsyncParsableCommand {
             let made = APIKeys.make(name: name, scopes: scopeList, tenant: workspace, tier: tier, rateLimitPerHour: rateLimit,
                                     environment: test ? .test : .live)
             do {
-                let store = try store.open()
+                let store = try await store.open()
                 if replace {
                     for old in try await store.apiKeys() where old.name == name && !old.isRevoked {
                         try await store.revokeAPIKey(id: old.id)

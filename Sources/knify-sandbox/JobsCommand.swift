@@ -99,7 +99,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let store = try store.open()
+                let store = try await store.open()
                 guard let job = try await store.job(id: id) else { throw notFound("job \(id)") }
                 try printJSON(JobView(job, stages: try await store.stages(jobId: id)))
             } catch let exit as ExitCode {
@@ -120,7 +120,7 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     /// Marks a job cancelled in the store, with a stage saying who did it.
-    static func markCancelled(_ job: JobRecord, store: SQLiteStore) async throws -> JobRecord {
+    static func markCancelled(_ job: JobRecord, store: any Store) async throws -> JobRecord {
         var job = job
         job.status = .cancelled
         job.completedAt = Date()
@@ -130,7 +130,7 @@ struct JobsCommand: AsyncParsableCommand {
         return job
     }
 
-    static func find(_ id: String, in store: SQLiteStore) async throws -> JobRecord {
+    static func find(_ id: String, in store: any Store) async throws -> JobRecord {
         guard let job = try await store.job(id: id) else { throw notFound("job \(id)") }
         return job
     }
@@ -145,7 +145,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let store = try options.store.open()
+                let store = try await options.store.open()
                 let job = try await JobsCommand.find(id, in: store)
                 guard !job.status.isFinal else { return print("\(id) is already \(job.status.rawValue)") }
                 try JobsCommand.stoppable(job, force: force)
@@ -170,7 +170,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let store = try options.store.open()
+                let store = try await options.store.open()
                 var job = try await JobsCommand.find(id, in: store)
                 try JobsCommand.stoppable(job, force: force)
                 if !job.status.isFinal { job = try await JobsCommand.markCancelled(job, store: store) }

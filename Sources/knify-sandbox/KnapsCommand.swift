@@ -96,7 +96,7 @@ struct KnapsCommand: AsyncParsableCommand {
         func run() async throws {
             let runs: [KnapRunStatus]
             do {
-                let database = try store.open()
+                let database = try await store.open()
                 guard try await database.knap(uuid: uuid.lowercased()) != nil else { throw notFound("knap \(uuid)") }
                 runs = try await database.runs(knapUUID: uuid.lowercased(), limit: max(1, limit))
             } catch let exit as ExitCode {

@@ -16,7 +16,7 @@ struct KnifySandbox: AsyncParsableCommand {
             """,
         subcommands: [ListSandboxes.self, InspectSandbox.self, ExecInSandbox.self, PauseSandbox.self, UnpauseSandbox.self,
                       RemoveSandboxes.self, ReconcileSandboxes.self, SandboxLogs.self, PoolCommand.self, Prune.self, JobsCommand.self, Doctor.self, ImageCommand.self, PolicyCommand.self,
-                      APIKeyCommand.self, ClientCommand.self, KnapsCommand.self]
+                      APIKeyCommand.self, ClientCommand.self, KnapsCommand.self, NodesCommand.self]
     )
 }
 
@@ -65,14 +65,30 @@ extension FileHandle: @retroactive TextOutputStream {
     public func write(_ string: String) { write(Data(string.utf8)) }
 }
 
-/// Options of every command that reads or writes the store: the same data directory `knify serve` uses.
+/// Options of every command that reads or writes the store: the same store `knify serve` uses.
 struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Knify's data directory, holding knify.sqlite (default: $KNIFY_DATA_DIR, else .knify/data).")
     var dataDir: String?
+    @Option(help: "The store instead: sqlite:PATH or a cluster's postgres://user@host:port/db (default: $KNIFY_STORE, else the data directory's knify.sqlite).")
+    var store: String?
 
-    func open() throws -> SQLiteStore {
-        let directory = dataDir ?? ProcessInfo.processInfo.environment["KNIFY_DATA_DIR"] ?? ".knify/data"
-        return try SQLiteStore(path: (directory as NSString).appendingPathComponent("knify.sqlite"))
+    var location: StoreLocation {
+        get throws {
+            let environment = ProcessInfo.processInfo.environment
+            if let text = store ?? environment["KNIFY_STORE"] {
+                do {
+                    return try StoreLocation(parsing: text)
+                } catch {
+                    throw ValidationError(error.message)
+                }
+            }
+            let directory = dataDir ?? environment["KNIFY_DATA_DIR"] ?? ".knify/data"
+            return .sqlite(path: (directory as NSString).appendingPathComponent("knify.sqlite"))
+        }
+    }
+
+    func open() async throws -> any Store {
+        try await location.open()
     }
 }
 

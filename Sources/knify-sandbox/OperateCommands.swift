@@ -52,7 +52,7 @@ struct PoolCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let entries = try await PoolCommand.status(try options.manager())
+                let entries = try await PoolCommand.status(try await options.manager())
                 if json { return try printJSON(entries) }
                 printTable(["POLICY", "READY"], entries.map { [$0.policy, String($0.ready)] })
             } catch {
@@ -73,7 +73,7 @@ struct PoolCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let manager = try options.manager(warmPool: [policy: size])
+                let manager = try await options.manager(warmPool: [policy: size])
                 _ = try await manager.reconcile()  // adopts the pooled sandboxes already there
                 var stderr = FileHandle.standardError
                 print("filling the \(policy) pool to \(size)…", to: &stderr)
@@ -95,7 +95,7 @@ struct PoolCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let manager = try options.manager()
+                let manager = try await options.manager()
                 var drained = 0
                 for record in try await manager.liveRecords() where record.pooled {
                     _ = try await manager.destroy(record.id, reason: "pool drained")
@@ -202,7 +202,7 @@ struct Prune: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let manager = try options.manager()
+            let manager = try await options.manager()
             if !dryRun && !json {
                 var stderr = FileHandle.standardError
                 print("pruning the sandboxes of node \(options.node)…", to: &stderr)

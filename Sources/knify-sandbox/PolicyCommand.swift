@@ -125,7 +125,7 @@ struct TestPolicy: AsyncParsableCommand {
     func run() async throws {
         let results: [Result]
         do {
-            let manager = try options.manager()
+            let manager = try await options.manager()
             guard manager.configuration.policies[name] != nil else {
                 throw ValidationError("no policy \(name); available: \(manager.configuration.policies.keys.sorted().joined(separator: ", "))")
             }

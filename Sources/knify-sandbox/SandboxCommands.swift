@@ -18,13 +18,13 @@ struct SandboxOptions: ParsableArguments {
     var node: String { nodeId ?? ProcessInfo.processInfo.environment["KNIFY_NODE_ID"] ?? "local" }
 
     /// `warmPool`: pooled sandboxes to keep per policy (`pool fill`); none otherwise.
-    func manager(warmPool: [String: Int] = [:]) throws -> SandboxManager {
+    func manager(warmPool: [String: Int] = [:]) async throws -> SandboxManager {
         let environment = ProcessInfo.processInfo.environment
         let loaded = try Policy.loadAll(from: policies ?? environment["KNIFY_POLICIES"] ?? "Policies")
         // Warnings and errors only: the command's own output says what happened.
         var logger = Logger(label: "knify-sandbox")
         logger.logLevel = .warning
-        return SandboxManager(client: try engine.client(), store: try store.open(), configuration: .init(
+        return SandboxManager(client: try engine.client(), store: try await store.open(), configuration: .init(
             image: environment["KNIFY_IMAGE"] ?? SandboxImage.defaultTag, node: node, policies: loaded,
             defaultPolicy: loaded["default"] != nil ? "default" : loaded.keys.sorted().first ?? "default",
             warmPool: warmPool), logger: logger)
@@ -97,7 +97,7 @@ struct ListSandboxes: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let manager = try options.manager()
+            let manager = try await options.manager()
             let client = try options.engine.client()
             // Like `docker ps`: no engine, no listing (exit 3), rather than records that may no longer be true.
             _ = try await client.apiVersion()
@@ -172,7 +172,7 @@ struct ExecInSandbox: AsyncParsableCommand {
     func run() async throws {
         let exitCode: Int
         do {
-            let manager = try options.manager()
+            let manager = try await options.manager()
             let execution = try await manager.exec(id, ExecSpec(cmd: command, workingDir: "/workspace"))
             for try await chunk in execution.output {
                 switch chunk {
@@ -195,7 +195,7 @@ struct PauseSandbox: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let manager = try options.manager()
+            let manager = try await options.manager()
             for id in ids { print("\(try await manager.pause(id).id) paused") }
         } catch {
             throw fail(error)
@@ -210,7 +210,7 @@ struct UnpauseSandbox: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let manager = try options.manager()
+            let manager = try await options.manager()
             for id in ids { print("\(try await manager.resume(id).id) active") }
         } catch {
             throw fail(error)
@@ -228,7 +228,7 @@ struct RemoveSandboxes: AsyncParsableCommand {
     func run() async throws {
         var failed: (any Error)?
         do {
-            let manager = try options.manager()
+            let manager = try await options.manager()
             for id in ids {
                 do {
                     print("\(try await manager.destroy(id, reason: "knify-sandbox rm").id) removed")

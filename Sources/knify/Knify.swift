@@ -5,6 +5,7 @@ import Hummingbird
 import KnifyServer
 import Logging
 import ServiceLifecycle
+import Storage
 
 @main
 struct Knify: AsyncParsableCommand {
@@ -48,6 +49,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: "Seconds running jobs get to finish on SIGTERM before they are cancelled [KNIFY_SHUTDOWN_GRACE] (default 30).") var shutdownGrace: Int?
     @Option(name: .customLong("knaps-rate-limit"), help: "Knaps API requests per minute per client id [KNIFY_KNAPS_RATE_LIMIT] (default 100).") var knapsRateLimit: Int?
     @Option(name: .customLong("scheduler-interval"), help: "Seconds between the knap scheduler's looks for due slots; 0 runs no scheduler here [KNIFY_SCHEDULER_INTERVAL] (default 5).") var schedulerInterval: Int?
+    @Option(help: "Where jobs, keys and knaps are kept: sqlite:PATH, or postgres://user@host:port/db for a cluster [KNIFY_STORE] (default sqlite:<data-dir>/knify.sqlite).") var store: String?
+    @Option(help: "This node's part in a cluster: api (serves the API, runs no jobs), worker (runs jobs on its engine) or all [KNIFY_ROLE] (default all).") var role: String?
+    @Option(name: .customLong("lease"), help: "Seconds a cluster node may miss heartbeats before it is declared lost [KNIFY_LEASE] (default 15).") var lease: Int?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -92,6 +96,17 @@ struct Serve: AsyncParsableCommand {
         configuration.knapsRateLimit = try number(knapsRateLimit, "KNIFY_KNAPS_RATE_LIMIT", 100, minimum: 1)
         let interval = try number(schedulerInterval, "KNIFY_SCHEDULER_INTERVAL", 5, minimum: 0)
         configuration.schedulerInterval = interval > 0 ? .seconds(interval) : nil
+        if let text = store ?? environment["KNIFY_STORE"] {
+            do {
+                configuration.store = try StoreLocation(parsing: text)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        let roleName = role ?? environment["KNIFY_ROLE"] ?? "all"
+        guard let nodeRole = NodeRole(rawValue: roleName) else { throw ValidationError("--role must be api, worker or all") }
+        configuration.role = nodeRole
+        configuration.lease = .seconds(try number(lease, "KNIFY_LEASE", 15, minimum: 2))
         _ = ServerMetrics.bootstrap()
 
         // Say at once whether the engine answers; the server starts either way and sandbox calls fail fast until it does.
@@ -102,7 +117,8 @@ struct Serve: AsyncParsableCommand {
             logger.warning("Docker engine unavailable", metadata: ["socket": "\(socket)", "error": "\(error)"])
         }
         let services = try await KnifyServices.start(configuration, logger: logger)
-        logger.info("Knify ready", metadata: ["data": "\(configuration.dataDirectory)", "policy": "\(configuration.defaultPolicy)",
+        logger.info("Knify ready", metadata: ["store": "\(configuration.storeLocation)", "role": "\(configuration.role.rawValue)",
+                                              "node": "\(configuration.node)", "policy": "\(configuration.defaultPolicy)",
                                               "concurrency": "\(configuration.concurrency)", "keys": "\(keys.keys.sorted())"])
         let application = buildApplication(configuration, services: services, logger: logger)
         // Stopped in reverse order on SIGTERM/SIGINT: jobs reach final states first, then the server closes.

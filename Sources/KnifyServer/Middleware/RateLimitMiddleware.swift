@@ -26,8 +26,9 @@ public struct RateLimits: Sendable {
 }
 
 /// Fixed windows per key (an hour for API keys, a minute for Knaps clients), counted in memory (a restart
-/// forgives). The middlewares put `X-RateLimit-*` on every authenticated reply, errors included, and answer 429 with
-/// `Retry-After` once a key's window is spent.
+/// forgives) or, in a cluster, in the shared store, so a key's budget is one across all API nodes. The middlewares
+/// put `X-RateLimit-*` on every authenticated reply, errors included, and answer 429 with `Retry-After` once a key's
+/// window is spent.
 final class RateLimiter: Sendable {
     private struct Window {
         var start: Int
@@ -36,15 +37,22 @@ final class RateLimiter: Sendable {
 
     private let windows = Mutex<[String: Window]>([:])
     let windowSeconds: Int
+    let shared: (any ClusterStore)?
 
-    init(windowSeconds: Int = 3600) {
+    init(windowSeconds: Int = 3600, shared: (any ClusterStore)? = nil) {
         self.windowSeconds = windowSeconds
+        self.shared = shared
     }
 
-    /// Counts one request; answers what the headers say, and whether it is allowed.
-    func take(key: String, limit: Int, now: Date = Date()) -> (allowed: Bool, remaining: Int, reset: Int) {
+    /// Counts one request; answers what the headers say, and whether it is allowed. A shared count that cannot be
+    /// read lets the request through (counted here): the store being slow is no reason to refuse service.
+    func take(key: String, limit: Int, now: Date = Date()) async -> (allowed: Bool, remaining: Int, reset: Int) {
         let seconds = Int(now.timeIntervalSince1970)
         let start = seconds - seconds % windowSeconds
+        if let shared, let count = try? await shared.hit("\(windowSeconds):\(key)", window: Int64(start),
+                                                          expireBefore: Int64(start - windowSeconds)) {
+            return (count <= limit, max(0, limit - count), start + windowSeconds)
+        }
         return windows.withLock { windows in
             var window = windows[key].flatMap { $0.start == start ? $0 : nil } ?? Window(start: start, count: 0)
             let allowed = window.count < limit
@@ -82,7 +90,7 @@ extension RateLimiter {
     func limit(_ request: Request, context: KnifyRequestContext, key: String, limit: Int, per window: String,
                next: (Request, KnifyRequestContext) async throws -> Response) async throws -> Response {
         let now = Date()
-        let taken = take(key: key, limit: limit, now: now)
+        let taken = await take(key: key, limit: limit, now: now)
         var headers = HTTPFields()
         headers[.rateLimitLimit] = String(limit)
         headers[.rateLimitRemaining] = String(taken.remaining)
