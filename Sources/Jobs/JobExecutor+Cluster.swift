@@ -25,18 +25,24 @@ extension JobExecutor {
     /// Takes jobs placed here (or nowhere) from the store while there is room in this node's queue.
     public func claimWork() async {
         guard configuration.clustered, configuration.runsJobs else { return }
-        while accepting, tasks.count + queue.count < configuration.concurrency {
-            let claimed: JobRecord?
-            do {
-                claimed = try await store.claimJob(node: configuration.node)
-            } catch {
-                logger.error("cannot claim jobs", metadata: ["error": "\(error)"])
-                return
+        guard !claiming else { return claimAgain = true }
+        claiming = true
+        defer { claiming = false }
+        repeat {
+            claimAgain = false
+            while accepting, tasks.count + queue.count < configuration.concurrency {
+                let claimed: JobRecord?
+                do {
+                    claimed = try await store.claimJob(node: configuration.node)
+                } catch {
+                    logger.error("cannot claim jobs", metadata: ["error": "\(error)"])
+                    return
+                }
+                guard let job = claimed else { break }
+                logger.info("claimed job", metadata: ["job": "\(job.id)", "node": "\(configuration.node)"])
+                enqueue(job.id)
             }
-            guard let job = claimed else { return }
-            logger.info("claimed job", metadata: ["job": "\(job.id)", "node": "\(configuration.node)"])
-            enqueue(job.id)
-        }
+        } while claimAgain
     }
 
     /// Carries out what other nodes asked of this one: only its engine can stop its agents or destroy its sandboxes.

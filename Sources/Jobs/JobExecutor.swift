@@ -76,6 +76,10 @@ public actor JobExecutor {
     /// Each sandbox's workspace checksums as its last turn left them: the next turn's baseline, so a continue needs
     /// no listing before the agent starts. Lost at restart, when a listing is taken instead.
     var workspaceListings: [String: [String: String]] = [:]
+    /// `claimWork` is running (it awaits the store); a call meanwhile asks it to look once more instead of claiming
+    /// beside it, which could take more jobs than the node has room for.
+    var claiming = false
+    var claimAgain = false
 
     public init(store: any Store, sandboxes: SandboxManager, configuration: Configuration, hub: JobEventHub = JobEventHub(),
                 logger: Logger = Logger(label: "knify.jobs")) {
@@ -143,7 +147,7 @@ public actor JobExecutor {
         var child = JobRecord(id: JobID.make(), tenant: parent.tenant, jobType: spec.jobType, specJSON: try encode(spec),
                               userId: spec.subjectUserId ?? parent.userId, parentJobId: parent.id)
         // Pinned: only the node whose engine holds the sandbox can run the turn.
-        child.node = sandbox.node
+        child.node = configuration.clustered ? sandbox.node : configuration.node
         child.sandboxId = sandboxId
         child.agentSessionId = parent.agentSessionId
         try await storeCall { try await store.insertJob(child) }
@@ -238,7 +242,9 @@ public actor JobExecutor {
               let sandbox = try await sandboxCall({ try await sandboxes.sandbox(sandboxId) }), sandbox.isLive else {
             return (job, true)
         }
-        if sandbox.node != configuration.node { return (try await cleanupElsewhere(job, sandbox: sandbox), false) }
+        if configuration.clustered, sandbox.node != configuration.node {
+            return (try await cleanupElsewhere(job, sandbox: sandbox), false)
+        }
         _ = try await sandboxCall { try await sandboxes.destroy(sandboxId, reason: "cleanup of job \(id)") }
         workspaceListings[sandboxId] = nil
         try await stage(id, "sandbox_cleaned", "Sandbox \(sandboxId) destroyed")
@@ -259,8 +265,9 @@ public actor JobExecutor {
     /// The job's agent events after `after`, then live ones until the job ends (`.done` last).
     public func follow(_ id: String, after: Int) async throws(JobError) -> AsyncStream<JobEventHub.Item> {
         let (subscription, live) = await hub.subscribe(jobId: id)
-        let stored = try await storeCall { try await store.agentEvents(jobId: id, after: after) }
+        // The status first: if it is final, every event was stored before it, and the read below has them all.
         let job = try await current(id)
+        let stored = try await storeCall { try await store.agentEvents(jobId: id, after: after) }
         let hub = hub
         return AsyncStream { continuation in
             var last = after
