@@ -10,14 +10,19 @@ DOCKER_SOCK ?= /var/run/docker.sock
 export DOCKER_HOST := unix://$(DOCKER_SOCK)
 STATE_DIR ?= $(CURDIR)/.knify
 # chromium + chromium-driver: the console's browser tests (Tests/blackbox/test_console.py, headless).
+# postgresql: the cluster store's server (`make postgres`), started on loopback only.
 DEBIAN_PACKAGES := docker.io busybox-static curl gcc libc6-dev libcurl4-openssl-dev libseccomp-dev libcap-dev libsqlite3-dev zlib1g-dev \
-  chromium chromium-driver
+  chromium chromium-driver postgresql
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 TEST_FLAGS ?=
 BENCH_ITERATIONS ?= 15
+# A PostgreSQL server for tests and the local cluster: Debian's binaries, data under STATE_DIR, loopback only.
+PG_PORT ?= 55432
+PG_DIR := $(STATE_DIR)/postgres
+export KNIFY_TEST_POSTGRES ?= postgres://knify@127.0.0.1:$(PG_PORT)/knify
 
-.PHONY: help deps engine engine-stop build probe image test blackbox bench run clean
+.PHONY: help deps engine engine-stop postgres postgres-stop build probe image test blackbox bench run clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,6 +53,26 @@ engine: deps ## Start dockerd (no bridge, no iptables) unless an engine already 
 engine-stop: ## Stop the dockerd that `make engine` started (a user's own engine is left alone).
 	@if [ -f $(STATE_DIR)/dockerd.pid ]; then kill $$(cat $(STATE_DIR)/dockerd.pid) 2>/dev/null || true; rm -f $(STATE_DIR)/dockerd.pid; echo "engine: stopped"; fi
 
+postgres: deps ## Start a PostgreSQL server on 127.0.0.1:PG_PORT (data in .knify/postgres, role and database knify) unless one answers.
+	@bin=/usr/lib/postgresql/$$(ls /usr/lib/postgresql | sort -V | tail -1)/bin; \
+	if $$bin/pg_isready -q -h 127.0.0.1 -p $(PG_PORT); then echo "postgres: answering on 127.0.0.1:$(PG_PORT)"; exit 0; fi; \
+	mkdir -p $(PG_DIR); chown postgres:postgres $(PG_DIR); chmod 700 $(PG_DIR); \
+	if [ ! -f $(PG_DIR)/data/PG_VERSION ]; then \
+	  echo "postgres: initdb in $(PG_DIR)/data (trust on loopback: a test and development server)"; \
+	  runuser -u postgres -- $$bin/initdb -D $(PG_DIR)/data -U postgres --auth=trust -E UTF8 >$(PG_DIR)/initdb.log; \
+	fi; \
+	runuser -u postgres -- $$bin/pg_ctl -D $(PG_DIR)/data -l $(PG_DIR)/server.log -w -t 30 \
+	  -o "-c listen_addresses=127.0.0.1 -p $(PG_PORT) -k $(PG_DIR) -c max_connections=300 -c fsync=off" start >/dev/null; \
+	$$bin/psql -q -h 127.0.0.1 -p $(PG_PORT) -U postgres -tc "SELECT 1 FROM pg_roles WHERE rolname = 'knify'" | grep -q 1 || \
+	  $$bin/psql -q -h 127.0.0.1 -p $(PG_PORT) -U postgres -c "CREATE ROLE knify LOGIN CREATEDB"; \
+	$$bin/psql -q -h 127.0.0.1 -p $(PG_PORT) -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'knify'" | grep -q 1 || \
+	  $$bin/psql -q -h 127.0.0.1 -p $(PG_PORT) -U postgres -c "CREATE DATABASE knify OWNER knify"; \
+	echo "postgres: up on 127.0.0.1:$(PG_PORT) (log: $(PG_DIR)/server.log)"
+
+postgres-stop: ## Stop the PostgreSQL server `make postgres` started.
+	@bin=/usr/lib/postgresql/$$(ls /usr/lib/postgresql | sort -V | tail -1)/bin; \
+	if [ -f $(PG_DIR)/data/postmaster.pid ]; then runuser -u postgres -- $$bin/pg_ctl -D $(PG_DIR)/data -m fast -w stop >/dev/null && echo "postgres: stopped"; fi
+
 build: deps ## Build Knify and its tests once (debug); every later step reuses this build.
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 
@@ -59,7 +84,7 @@ probe: .build/knify-probe ## Compile the static escape-suite probe that goes int
 image: build engine probe ## Build the offline sandbox image knify/sandbox:local through Knify's own engine client.
 	$(BIN)/knify-sandbox image build
 
-test: image ## Run the whole test suite against the real engine: Swift tests, then the black-box HTTP suite (BLACKBOX=0 skips it).
+test: image postgres ## Run the whole test suite against the real engine: Swift tests, then the black-box HTTP suite (BLACKBOX=0 skips it).
 	swift test --skip-build $(TEST_FLAGS)
 	$(if $(filter 0,$(BLACKBOX)),@echo "black-box suite skipped (BLACKBOX=0)",bash Tests/blackbox/run.sh)
 

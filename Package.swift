@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C shims: typed wrappers for the variadic calls Swift cannot import. No logic here.
@@ -37,6 +38,8 @@ let package = Package(
         .target(name: "Storage", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Sandboxes", dependencies: [
             "DockerEngine", "SandboxPolicy", "Storage",
@@ -100,7 +103,7 @@ let package = Package(
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "SandboxesTests", dependencies: ["Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "KnifyTestSupport"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "KnapsTests", dependencies: ["Knaps", "Jobs", "Agents", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Agents", "Sandboxes", "SandboxPolicy", "Storage", "DockerEngine", "KnifyTestSupport"]),
         .testTarget(name: "KnifyServerTests", dependencies: [

@@ -39,7 +39,7 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     public func open() async throws -> any Store {
         switch self {
         case .sqlite(let path): return try SQLiteStore(path: path)
-        case .postgres: throw StorageError(.unavailable, "PENDING-POSTGRES")
+        case .postgres(let url): return try await PostgresStore(url: url)
         }
     }
 }

@@ -110,11 +110,14 @@ struct Serve: AsyncParsableCommand {
         _ = ServerMetrics.bootstrap()
 
         // Say at once whether the engine answers; the server starts either way and sandbox calls fail fast until it does.
-        do {
-            let version = try await DockerClient(socketPath: socket, logger: logger).apiVersion()
-            logger.info("Docker engine answers", metadata: ["socket": "\(socket)", "api": "\(version)"])
-        } catch {
-            logger.warning("Docker engine unavailable", metadata: ["socket": "\(socket)", "error": "\(error)"])
+        // An API node has no engine of its own.
+        if nodeRole.runsJobs {
+            do {
+                let version = try await DockerClient(socketPath: socket, logger: logger).apiVersion()
+                logger.info("Docker engine answers", metadata: ["socket": "\(socket)", "api": "\(version)"])
+            } catch {
+                logger.warning("Docker engine unavailable", metadata: ["socket": "\(socket)", "error": "\(error)"])
+            }
         }
         let services = try await KnifyServices.start(configuration, logger: logger)
         logger.info("Knify ready", metadata: ["store": "\(configuration.storeLocation)", "role": "\(configuration.role.rawValue)",
