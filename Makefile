@@ -22,7 +22,7 @@ PG_PORT ?= 55432
 PG_DIR := $(STATE_DIR)/postgres
 export KNIFY_TEST_POSTGRES ?= postgres://knify@127.0.0.1:$(PG_PORT)/knify
 
-.PHONY: help deps engine engine-stop postgres postgres-stop build probe image test blackbox bench run clean
+.PHONY: help deps engine engine-stop postgres postgres-stop build probe image test blackbox cluster-up cluster-status cluster-down cluster-test bench run clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -87,9 +87,27 @@ image: build engine probe ## Build the offline sandbox image knify/sandbox:local
 test: image postgres ## Run the whole test suite against the real engine: Swift tests, then the black-box HTTP suite (BLACKBOX=0 skips it).
 	swift test --skip-build $(TEST_FLAGS)
 	$(if $(filter 0,$(BLACKBOX)),@echo "black-box suite skipped (BLACKBOX=0)",bash Tests/blackbox/run.sh)
+	$(if $(filter 0,$(CLUSTER)),@echo "cluster suite skipped (CLUSTER=0)",bash Tests/cluster/run.sh)
 
 blackbox: image ## Black-box HTTP suite (pytest + schemathesis) against a real `knify serve`.
 	bash Tests/blackbox/run.sh
+
+NODES ?= 3
+API_NODES ?= 1
+LEASE ?= 15
+CLUSTER_ENV = NODES=$(NODES) API_NODES=$(API_NODES) LEASE=$(LEASE) PG_PORT=$(PG_PORT) STATE_DIR=$(STATE_DIR)
+
+cluster-up: image postgres ## A local cluster: NODES engines + workers and API_NODES API nodes on one PostgreSQL (README "a cluster").
+	$(CLUSTER_ENV) bash scripts/cluster.sh up
+
+cluster-status: ## Which cluster processes and engines run, and the nodes as the store sees them.
+	@$(CLUSTER_ENV) bash scripts/cluster.sh status
+
+cluster-down: ## Stop the local cluster: its servers, engines and their containers; nothing left running or mounted.
+	@$(CLUSTER_ENV) bash scripts/cluster.sh down
+
+cluster-test: image postgres ## The cluster suite alone (3 workers on 3 engines, an API node, kill -9, failover).
+	bash Tests/cluster/run.sh
 
 bench: image ## Measure Knify against the raw engine API in one run, release build (results in bench/results/).
 	@python3 -c 'import docker' 2>/dev/null || pip install --quiet docker

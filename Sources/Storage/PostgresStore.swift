@@ -20,7 +20,10 @@ public final class PostgresStore: Store, Sendable {
     public init(url: String, logger: Logger = Logger(label: "knify.store")) async throws(StorageError) {
         configuration = try Self.configuration(url)
         self.logger = logger
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool logs its own connection churn at info and warning; what matters reaches us as thrown errors.
+        var background = logger
+        background.logLevel = .error
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
         self.client = client
         runner = Task { await client.run() }
         sessions = Sessions(configuration: configuration, logger: logger)
