@@ -185,3 +185,25 @@ def test_the_scheduler_fails_over_and_fires_a_slot_once(cluster):
     assert [r["status"] for r in done] == ["completed"], done
     assert len(runs()) == 1, "a slot fires once"
     cluster_sh("start", old)
+
+
+def test_stream_tokens_and_rate_windows_are_the_clusters(cluster):
+    client = api(cluster)
+    job_id = submit(client, "short\n@@run true")
+    assert client.wait_job(job_id, timeout=120)["status"] == "completed"
+    # A stream token minted by the API node is honoured by a worker node: the signing key is shared in the store.
+    minted = client.post(f"/jobs/{job_id}/stream-token")
+    assert minted.status_code == 200, describe(minted)
+    worker = cluster["workers"][-1]["url"]
+    response, messages = sse_read(worker, minted.json()["stream_url"].split("?")[0],
+                                  params={"token": minted.json()["token"]}, deadline_s=60)
+    assert response.status_code == 200 and messages[-1].data.get("type") == "done", [m.data for m in messages][-2:]
+    # One key's window is counted once for the whole cluster: alternating nodes, the remaining budget falls by one
+    # at each request.
+    urls = [cluster["api"][0]["url"], cluster["workers"][0]["url"], cluster["api"][0]["url"], worker]
+    remaining = []
+    for url in urls:
+        reply = requests.get(f"{url}/jobs/{job_id}", headers={"Authorization": f"Bearer {cluster['admin_key']}"}, timeout=30)
+        assert reply.status_code == 200, describe(reply)
+        remaining.append(int(reply.headers["X-RateLimit-Remaining"]))
+    assert remaining == [remaining[0] - step for step in range(4)], remaining
