@@ -212,12 +212,9 @@ extension PostgresStore {
 
     @discardableResult
     public func revokeAPIKey(id: String) async throws -> Bool {
-        try await transaction("revoking API key \(id)") { connection in
-            guard var key = try await connection.records(APIKeyRecord.self, "SELECT doc::text FROM api_keys WHERE id = \(id) FOR UPDATE",
-                                                         logger: logger).first else { return false }
-            key.revokedAt = key.revokedAt ?? Date()
-            let doc = try Self.doc(key)
-            try await connection.query("UPDATE api_keys SET doc = \(doc)::jsonb WHERE id = \(id)", logger: logger)
+        let now = Date()
+        return try await modify("revoking API key \(id)", APIKeyRecord.self, table: "api_keys", key: "id", id) { key in
+            key.revokedAt = key.revokedAt ?? now
             return true
         }
     }
@@ -239,12 +236,9 @@ extension PostgresStore {
 
     @discardableResult
     public func revokeClient(id: String) async throws -> Bool {
-        try await transaction("revoking client \(id)") { connection in
-            guard var client = try await connection.records(ClientRecord.self, "SELECT doc::text FROM clients WHERE id = \(id) FOR UPDATE",
-                                                            logger: logger).first else { return false }
-            client.revokedAt = client.revokedAt ?? Date()
-            let doc = try Self.doc(client)
-            try await connection.query("UPDATE clients SET doc = \(doc)::jsonb WHERE id = \(id)", logger: logger)
+        let now = Date()
+        return try await modify("revoking client \(id)", ClientRecord.self, table: "clients", key: "id", id) { client in
+            client.revokedAt = client.revokedAt ?? now
             return true
         }
     }

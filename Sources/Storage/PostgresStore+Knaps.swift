@@ -16,13 +16,9 @@ extension PostgresStore {
     }
 
     public func revokeToken(hash: String, at date: Date) async throws -> Bool {
-        try await transaction("revoking a token") { connection in
-            guard var token = try await connection.records(OAuthTokenRecord.self, """
-                SELECT doc::text FROM oauth_tokens WHERE hash = \(hash) FOR UPDATE
-                """, logger: logger).first, token.revokedAt == nil else { return false }
+        try await modify("revoking a token", OAuthTokenRecord.self, table: "oauth_tokens", key: "hash", hash) { token in
+            guard token.revokedAt == nil else { return false }
             token.revokedAt = date
-            let doc = try Self.doc(token)
-            try await connection.query("UPDATE oauth_tokens SET doc = \(doc)::jsonb WHERE hash = \(hash)", logger: logger)
             return true
         }
     }

@@ -105,6 +105,25 @@ extension PostgresStore {
         }
     }
 
+    /// Reads one row's record for update, lets `change` alter it and writes the document back, in one transaction.
+    /// False when there is no such row or `change` declines (returns false). Table and column are constants of ours.
+    func modify<T: Codable>(_ what: String, _ type: T.Type, table: String, key: String, _ id: String,
+                            _ change: @escaping @Sendable (inout T) -> Bool) async throws(StorageError) -> Bool {
+        var bindings = PostgresBindings()
+        bindings.append(id)
+        return try await transaction(what) { connection in
+            guard var record = try await connection.records(type, PostgresQuery(unsafeSQL: """
+                SELECT doc::text FROM \(table) WHERE \(key) = $1 FOR UPDATE
+                """, binds: bindings), logger: logger).first, change(&record) else { return false }
+            var update = PostgresBindings()
+            update.append(try Self.doc(record))
+            update.append(id)
+            try await connection.query(PostgresQuery(unsafeSQL: "UPDATE \(table) SET doc = $1::jsonb WHERE \(key) = $2", binds: update),
+                                       logger: logger)
+            return true
+        }
+    }
+
     func call<T>(_ what: String, _ body: () async throws -> T) async throws(StorageError) -> T {
         do {
             return try await body()
