@@ -111,24 +111,26 @@ def test_a_killed_worker_is_lost_and_comes_back(cluster):
     assert victim is not None
     started = time.monotonic()
     cluster_sh("kill", victim)
+    try:
+        failed = client.wait_job(job_id, timeout=cluster["lease"] + 30)
+        elapsed = time.monotonic() - started
+        assert failed["status"] == "failed" and "node lost" in (failed.get("error") or ""), failed
+        assert failed["error_code"] == "SANDBOX_ERROR"
+        assert failed["sandbox_state"] == "lost", failed
+        assert elapsed < cluster["lease"] + 15, f"declared lost after {elapsed:.1f} s"
+        assert nodes(cluster)[victim]["state"] == "lost"
+        # The container is still on the dead node's engine: nobody but that node may touch it.
+        assert job["sandbox_id"] in engine_sandboxes(next(w for w in cluster["workers"] if w["id"] == victim)["docker_host"])
 
-    failed = client.wait_job(job_id, timeout=cluster["lease"] + 30)
-    elapsed = time.monotonic() - started
-    assert failed["status"] == "failed" and "node lost" in (failed.get("error") or ""), failed
-    assert failed["error_code"] == "SANDBOX_ERROR"
-    assert failed["sandbox_state"] == "lost", failed
-    assert elapsed < cluster["lease"] + 15, f"declared lost after {elapsed:.1f} s"
-    assert nodes(cluster)[victim]["state"] == "lost"
-    # The container is still on the dead node's engine: nobody but that node may touch it.
-    assert job["sandbox_id"] in engine_sandboxes(next(w for w in cluster["workers"] if w["id"] == victim)["docker_host"])
+        # New work goes to the others.
+        later = [client.wait_job(submit(client, f"after {i}\n@@run true"), timeout=120) for i in range(3)]
+        assert all(j["status"] == "completed" for j in later), later
+        assert victim not in {node_of(cluster, j["sandbox_id"]) for j in later}
+    finally:
+        # Back with the same id and engine, whatever happened above.
+        cluster_sh("start", victim)
 
-    # New work goes to the others.
-    later = [client.wait_job(submit(client, f"after {i}\n@@run true"), timeout=120) for i in range(3)]
-    assert all(j["status"] == "completed" for j in later), later
-    assert victim not in {node_of(cluster, j["sandbox_id"]) for j in later}
-
-    # Back with the same id and engine: up again, and its reconciler removes the lost sandbox's container.
-    cluster_sh("start", victim)
+    # Up again, and its reconciler removes the lost sandbox's container.
     engine = next(w for w in cluster["workers"] if w["id"] == victim)["docker_host"]
     wait_for(lambda: job["sandbox_id"] not in engine_sandboxes(engine), timeout=60, interval=0.5,
              message="the lost sandbox's container to be reaped")
@@ -169,22 +171,25 @@ def test_the_scheduler_fails_over_and_fires_a_slot_once(cluster):
 
     # The coordinator dies before the slot; PostgreSQL drops its session lock and another node takes over.
     cluster_sh("kill", old)
-    new = wait_for(lambda: [n for n in coordinators(cluster) if n != old], timeout=30, interval=0.5,
-                   message="another node to become coordinator")
-    assert len(new) == 1 and new[0] != old, new
+    try:
+        new = wait_for(lambda: [n for n in coordinators(cluster) if n != old], timeout=30, interval=0.5,
+                       message="another node to become coordinator")
+        assert len(new) == 1 and new[0] != old, new
 
-    def runs():
-        resp = knaps.get(f"/api/studio/knap-tools/{knap['uuid']}/runs")
-        assert resp.status_code == 200, describe(resp)
-        return resp.json()["runs"]
+        def runs():
+            resp = knaps.get(f"/api/studio/knap-tools/{knap['uuid']}/runs")
+            assert resp.status_code == 200, describe(resp)
+            return resp.json()["runs"]
 
-    fired = wait_for(runs, timeout=150, interval=0.5, message=f"the slot {slot.isoformat()} to fire")
-    assert len(fired) == 1 and parse_ts(fired[0]["slot_at"]) == slot, fired
-    done = wait_for(lambda: [r for r in runs() if r["status"] in TERMINAL], timeout=120, interval=0.5,
-                    message="the scheduled run to finish")
-    assert [r["status"] for r in done] == ["completed"], done
-    assert len(runs()) == 1, "a slot fires once"
-    cluster_sh("start", old)
+        # Polled every 2 s: the client's window (100 per minute) is counted for the whole cluster.
+        fired = wait_for(runs, timeout=150, interval=2, message=f"the slot {slot.isoformat()} to fire")
+        assert len(fired) == 1 and parse_ts(fired[0]["slot_at"]) == slot, fired
+        done = wait_for(lambda: [r for r in runs() if r["status"] in TERMINAL], timeout=120, interval=2,
+                        message="the scheduled run to finish")
+        assert [r["status"] for r in done] == ["completed"], done
+        assert len(runs()) == 1, "a slot fires once"
+    finally:
+        cluster_sh("start", old)
 
 
 def test_stream_tokens_and_rate_windows_are_the_clusters(cluster):
