@@ -11,8 +11,9 @@ export DOCKER_HOST := unix://$(DOCKER_SOCK)
 STATE_DIR ?= $(CURDIR)/.knify
 # chromium + chromium-driver: the console's browser tests (Tests/blackbox/test_console.py, headless).
 # postgresql: the cluster store's server (`make postgres`), started on loopback only.
+# runsc: gVisor, the user-space kernel the strict policy prefers; registered in the engine `make engine` starts.
 DEBIAN_PACKAGES := docker.io busybox-static curl gcc libc6-dev libcurl4-openssl-dev libseccomp-dev libcap-dev libsqlite3-dev zlib1g-dev \
-  chromium chromium-driver postgresql
+  chromium chromium-driver postgresql runsc
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug
 TEST_FLAGS ?=
@@ -35,13 +36,22 @@ deps: ## Install the Debian packages Knify needs (only the missing ones).
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "deps: all installed"; fi
 
-engine: deps ## Start dockerd (no bridge, no iptables) unless an engine already answers on DOCKER_SOCK.
+# The engine `make engine` starts reads its own daemon.json (a user's /etc/docker is left alone): gVisor registered
+# as `runsc`. --network=none: gVisor refuses NetworkMode none otherwise; --oci-seccomp: the policy's seccomp profile
+# applies inside gVisor too; --platform=ptrace: needs no KVM.
+define ENGINE_CONFIG
+{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--platform=ptrace", "--oci-seccomp"]}}}
+endef
+export ENGINE_CONFIG
+
+engine: deps ## Start dockerd (no bridge, no iptables, gVisor registered) unless an engine already answers on DOCKER_SOCK.
 	@if curl -sf --max-time 3 --unix-socket $(DOCKER_SOCK) http://localhost/_ping >/dev/null 2>&1; then \
-	  echo "engine: answering on $(DOCKER_SOCK)"; \
+	  echo "engine: answering on $(DOCKER_SOCK) (left as configured; knify-sandbox doctor lists its runtimes)"; \
 	else \
 	  mkdir -p $(STATE_DIR); \
-	  echo "engine: starting dockerd (log: $(STATE_DIR)/dockerd.log)"; \
-	  setsid nohup dockerd --host unix://$(DOCKER_SOCK) --bridge=none --iptables=false --ip-masq=false \
+	  echo "$$ENGINE_CONFIG" >$(STATE_DIR)/daemon.json; \
+	  echo "engine: starting dockerd with runsc registered (log: $(STATE_DIR)/dockerd.log)"; \
+	  setsid nohup dockerd --host unix://$(DOCKER_SOCK) --config-file $(STATE_DIR)/daemon.json --bridge=none --iptables=false --ip-masq=false \
 	    --pidfile $(STATE_DIR)/dockerd.pid >$(STATE_DIR)/dockerd.log 2>&1 < /dev/null & \
 	  for i in $$(seq 1 60); do \
 	    curl -sf --max-time 2 --unix-socket $(DOCKER_SOCK) http://localhost/_ping >/dev/null 2>&1 && { echo "engine: up"; exit 0; }; \
@@ -76,8 +86,11 @@ postgres-stop: ## Stop the PostgreSQL server `make postgres` started.
 build: deps ## Build Knify and its tests once (debug); every later step reuses this build.
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 
-probe: .build/knify-probe ## Compile the static escape-suite probe that goes into the image.
+probe: .build/knify-probe .build/knify-confine ## Compile the static escape-suite probe and seccomp launcher that go into the image.
 .build/knify-probe: Images/local/probe/knify-probe.c
+	@mkdir -p .build
+	gcc -static -Os -Wall -Wextra -o $@ $<
+.build/knify-confine: Images/local/confine/knify-confine.c
 	@mkdir -p .build
 	gcc -static -Os -Wall -Wextra -o $@ $<
 

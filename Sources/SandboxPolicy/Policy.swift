@@ -18,8 +18,12 @@ public struct Policy: Sendable {
     public let seccomp: SeccompProfile
     /// The profile as the engine takes it inline, encoded once at load (every sandbox create sends it).
     public let seccompJSON: String
-    /// `runc` (the engine's default) or another runtime the engine registered, such as `runsc`.
-    public let runtime: String
+    /// The profile compiled by libseccomp for this machine, base64: what `knify-confine` installs where the runtime
+    /// does not apply the engine's filter to execs (see `confined(_:runtime:)`).
+    public let seccompBPFBase64: String
+    /// The OCI runtimes the policy accepts, most preferred first: `["runc"]` (the engine's default), `["runsc"]`
+    /// (gVisor, required), or `["runsc", "runc"]` (gVisor where the engine offers it). See `runtime(offered:)`.
+    public let runtimes: [String]
     public let user: String
     public let capDrop: [String]
     public let capAdd: [String]
@@ -42,7 +46,9 @@ public struct Policy: Sendable {
 
     /// The part of the container configuration the policy decides. The caller adds image, labels and the workspace
     /// volume's name; a volume that does not exist yet is created by the engine with `volumeLabels`.
-    public func hostConfig(workspaceVolume: String, volumeLabels: [String: String]? = nil) -> HostConfig {
+    /// `runtime` is what `runtime(offered:)` chose; nil takes the first preference.
+    public func hostConfig(workspaceVolume: String, volumeLabels: [String: String]? = nil, runtime: String? = nil) -> HostConfig {
+        let runtime = runtime ?? runtimes[0]
         var securityOpt = ["seccomp=" + seccompJSON]
         if noNewPrivileges { securityOpt.append("no-new-privileges") }
         return HostConfig(
@@ -56,6 +62,36 @@ public struct Policy: Sendable {
     }
 
 
+    /// The first runtime of the policy's preferences that the engine offers (its `GET /info` `Runtimes`), or nil:
+    /// then the policy cannot run on this engine, and sandboxes must not be created with a weaker one silently.
+    public func runtime(offered: Set<String>) -> String? {
+        runtimes.first { offered.contains($0) }
+    }
+
+    /// The exec as the policy's runtime needs it. gVisor's runsc (Debian's build, and upstream before 2026-03)
+    /// installs the container's seccomp filter on its first process only, not on execs, and every agent is an
+    /// exec: under runsc the command starts through the image's `knify-confine`, which installs the policy's own
+    /// filter (gVisor's kernel enforces it) and then execs the command. Other runtimes apply the filter themselves.
+    public func confined(_ spec: ExecSpec, runtime: String) -> ExecSpec {
+        guard runtime == "runsc" else { return spec }
+        var confined = spec
+        confined.cmd = [Self.confineCommand] + spec.cmd
+        confined.env.append("\(Self.confineVariable)=\(seccompBPFBase64)")
+        return confined
+    }
+
+    /// The launcher in the sandbox image (`Images/local/confine/`) and the variable it reads its filter from.
+    public static let confineCommand = "/usr/local/bin/knify-confine"
+    public static let confineVariable = "KNIFY_SECCOMP_BPF"
+
+    /// How to make the engine offer the runtime a policy asks for (for errors and `doctor`).
+    public static func registrationHint(for runtime: String) -> String {
+        guard runtime == "runsc" else {
+            return "register the runtime \(runtime) under \"runtimes\" in the engine's daemon.json and restart dockerd"
+        }
+        return #"install gVisor (apt-get install runsc) and register it in the engine's daemon.json: {"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--platform=ptrace", "--oci-seccomp"]}}}, then restart dockerd (make engine does both when it starts its own engine)"#
+    }
+
     /// The capabilities the sandbox keeps, in the engine's spelling (for cap-conditional seccomp rules): every
     /// policy drops ALL, so exactly the added ones.
     public var effectiveCapabilities: Set<String> { Set(capAdd) }
@@ -66,7 +102,7 @@ extension Policy {
     private struct File: Decodable {
         var description: String?
         var seccomp: String
-        var runtime: String?
+        var runtime: RuntimeField?
         var user: String?
         var capabilities: CapabilitySet?
         var no_new_privileges: Bool?
@@ -80,6 +116,28 @@ extension Policy {
         var idle_ttl: String?
         var max_lifetime: String?
         var `init`: Bool?
+
+        /// `"runsc"` or `["runsc", "runc"]`.
+        enum RuntimeField: Decodable {
+            case one(String)
+            case preferences([String])
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.singleValueContainer()
+                if let name = try? container.decode(String.self) {
+                    self = .one(name)
+                } else {
+                    self = .preferences(try container.decode([String].self))
+                }
+            }
+
+            var names: [String] {
+                switch self {
+                case .one(let name): [name]
+                case .preferences(let names): names
+                }
+            }
+        }
 
         struct CapabilitySet: Decodable {
             var drop: [String]?
@@ -188,8 +246,11 @@ extension Policy {
         guard let network = Network(rawValue: raw.network ?? "none") else {
             throw invalid("network", raw.network ?? "", "expected none or egress")
         }
-        let runtime = raw.runtime ?? "runc"
-        guard runtime.range(of: #"^[a-z][a-z0-9._-]*$"#, options: .regularExpression) != nil else {
+        let runtimes = raw.runtime?.names ?? ["runc"]
+        guard !runtimes.isEmpty, Set(runtimes).count == runtimes.count else {
+            throw invalid("runtime", runtimes.joined(separator: ","), "expected a runtime name, or a list of distinct names in order of preference")
+        }
+        for runtime in runtimes where runtime.range(of: #"^[a-z][a-z0-9._-]*$"#, options: .regularExpression) == nil {
             throw invalid("runtime", runtime, "expected a runtime name such as runc or runsc")
         }
         let user = raw.user ?? "1000:1000"
@@ -206,18 +267,18 @@ extension Policy {
             allWarnings.append(PolicyWarning(file: file, field: "no_new_privileges",
                                              message: "off: a setuid binary in the image could regain privileges"))
         }
-        let policy = Policy(
+        // Compiling with libseccomp is the last check: what it refuses, the engine would refuse at start.
+        let compiled = try profile.compile(file: seccompFile, capabilities: Set(capAdd))
+        return Policy(
             name: ((file as NSString).lastPathComponent as NSString).deletingPathExtension, file: file,
             description: raw.description ?? "", seccompFile: seccompFile, seccomp: profile,
-            seccompJSON: try Self.inline(profile, file: seccompFile), runtime: runtime,
+            seccompJSON: try Self.inline(profile, file: seccompFile),
+            seccompBPFBase64: Data(compiled.bpf).base64EncodedString(), runtimes: runtimes,
             user: user, capDrop: capDrop, capAdd: capAdd, noNewPrivileges: raw.no_new_privileges ?? true,
             readOnlyRoot: raw.read_only_root ?? true, workspacePath: workspace, tmpfs: tmpfs, memoryBytes: memory,
             nanoCpus: Int64(raw.cpus * 1_000_000_000), pidsLimit: raw.pids, network: network, idleTTL: idle,
             maxLifetime: lifetime, initProcess: raw.`init` ?? true, warnings: allWarnings
         )
-        // Compiling with libseccomp is the last check: what it refuses, the engine would refuse at start.
-        _ = try profile.compile(file: seccompFile, capabilities: policy.effectiveCapabilities)
-        return policy
     }
 }
 

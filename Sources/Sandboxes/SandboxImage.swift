@@ -18,10 +18,12 @@ public struct SandboxImage: Sendable {
     /// The folder holding `Dockerfile` and `rootfs/`.
     public var contextDirectory: String
     /// Host binaries added at the context's top level, by name: a statically linked busybox (Debian's
-    /// `busybox-static`) and the escape-suite probe `make probe` compiles from `Images/local/probe/`.
+    /// `busybox-static`), the escape-suite probe and the seccomp launcher `make probe` compiles from
+    /// `Images/local/probe/` and `Images/local/confine/`.
     public var hostBinaries: [String: String]
 
-    public static let defaultHostBinaries = ["busybox": "/bin/busybox", "knify-probe": ".build/knify-probe"]
+    public static let defaultHostBinaries = ["busybox": "/bin/busybox", "knify-probe": ".build/knify-probe",
+                                             "knify-confine": ".build/knify-confine"]
 
     public init(tag: String = defaultTag, contextDirectory: String = "Images/local",
                 hostBinaries: [String: String] = defaultHostBinaries) {

@@ -96,6 +96,12 @@ public actor SandboxManager {
     /// A destroy in flight per sandbox: a second destroy (two jobs of one sandbox cleaned up at once) waits for it
     /// instead of racing the engine's removal.
     var destroys: [String: Task<SandboxRecord, any Error>] = [:]
+    /// The engine's runtimes (`GET /info`) and when they were read: asked again after a minute, so an engine
+    /// restarted with gVisor registered is noticed without restarting Knify.
+    var offeredRuntimes: (names: Set<String>, readAt: ContinuousClock.Instant)?
+    /// The runtime each sandbox runs under: set at create, read from the engine once for a sandbox adopted after a
+    /// restart. Execs under runsc need the policy's filter installed by `knify-confine`.
+    var sandboxRuntimes: [String: String] = [:]
 
     public init(client: DockerClient, store: any SandboxStore, configuration: Configuration,
                 logger: Logger = Logger(label: "knify.sandboxes")) {
@@ -134,6 +140,7 @@ public actor SandboxManager {
         var record = SandboxRecord(id: SandboxID.make(), node: configuration.node, policy: policyName,
                                    image: configuration.image, jobId: request.jobId, sessionId: request.sessionId)
         record.pooled = pooled
+        let runtime = try await runtime(for: policy)
         try await saveRecord(record)  // before anything exists in the engine
 
         let labels = [Label.sandbox: record.id, Label.node: configuration.node, Label.policy: policyName,
@@ -142,10 +149,11 @@ public actor SandboxManager {
             // The engine creates the labelled workspace volume with the container: one round trip, not two.
             var spec = ContainerSpec(image: configuration.image, cmd: ["sleep", "infinity"], user: policy.user,
                                      labels: labels, hostname: "sandbox", stopSignal: "SIGKILL",
-                                     hostConfig: policy.hostConfig(workspaceVolume: record.volumeName, volumeLabels: labels))
+                                     hostConfig: policy.hostConfig(workspaceVolume: record.volumeName, volumeLabels: labels, runtime: runtime))
             spec.workingDir = policy.workspacePath
             let created = try await client.createContainer(spec, name: record.containerName)
             record.containerId = created.id
+            sandboxRuntimes[record.id] = runtime
             // The engine silently drops limits it cannot apply: a sandbox without them is not the one asked for.
             guard created.warnings.isEmpty else {
                 throw SandboxError(.engine, "the engine could not apply the policy \(policyName): \(created.warnings.joined(separator: "; "))")
@@ -186,7 +194,9 @@ public actor SandboxManager {
         public let execId: String
         /// Marks every process of this execution (and its children) through their environment.
         public let token: String
-        public let output: DockerEngine.OutputStream
+        public let output: Output
+
+        public typealias Output = AsyncThrowingStream<OutputChunk, any Error>
     }
 
     /// Starts a command in an active sandbox and streams its output.
@@ -204,12 +214,13 @@ public actor SandboxManager {
         record.lastUsedAt = Date()
         try await saveRecord(record)
         let token = SandboxID.token()
-        var marked = spec
+        let runtime = try await runtime(of: record)
+        var marked = try confined(spec, in: record, runtime: runtime)
         marked.env.append("\(Self.execTokenVariable)=\(token)")
         do {
             let execId = try await createExec(record.containerName, marked)
             return Execution(sandboxId: id, execId: execId, token: token,
-                             output: try await client.startExec(execId, tty: spec.tty))
+                             output: watched(try await client.startExec(execId, tty: spec.tty), in: record.containerName, runtime: runtime))
         } catch {
             throw try await engineFailure(error, record: &record, doing: "exec in")
         }
@@ -328,9 +339,12 @@ public actor SandboxManager {
             }
             timer.cancel()
             result.exitCode = try await client.inspectExec(execution.execId).exitCode ?? -1
-        } catch {
+        } catch let error as DockerError {
             timer.cancel()
             throw SandboxError("running a command in sandbox \(id) failed: \(error.message)", docker: error)
+        } catch {
+            timer.cancel()
+            throw error as? SandboxError ?? SandboxError(.engine, "running a command in sandbox \(id) failed: \(error)")
         }
         // True only if it fired: a cancelled sleep throws.
         let timedOut = (try? await timer.value) == true
@@ -380,7 +394,7 @@ public actor SandboxManager {
     public func destroy(_ id: String, reason: String = "cleanup") async throws(SandboxError) -> SandboxRecord {
         let work = destroys[id] ?? Task { try await self.performDestroy(id, reason: reason) }
         destroys[id] = work
-        defer { destroys[id] = nil }
+        defer { destroys[id] = nil; sandboxRuntimes[id] = nil }
         do {
             return try await work.value
         } catch let error as SandboxError {
@@ -469,4 +483,79 @@ public enum SandboxID {
 
     /// An unguessable marker for one execution's processes.
     static func token() -> String { RandomID.base62(24) }
+}
+
+extension SandboxManager {
+    /// The runtime a new sandbox of `policy` runs under: the policy's first preference the engine offers. None
+    /// offered fails here, before anything is created, saying how to register it.
+    func runtime(for policy: Policy) async throws(SandboxError) -> String {
+        if policy.runtimes == ["runc"] { return "runc" }
+        let offered: Set<String>
+        if let cached = offeredRuntimes, ContinuousClock.now - cached.readAt < .seconds(60) {
+            offered = cached.names
+        } else {
+            do {
+                offered = Set(try await client.info().runtimes?.keys.map { $0 } ?? ["runc"])
+            } catch {
+                throw SandboxError("reading the engine's runtimes failed: \(error.message)", docker: error)
+            }
+            offeredRuntimes = (offered, ContinuousClock.now)
+        }
+        guard let runtime = policy.runtime(offered: offered) else {
+            let wanted = policy.runtimes.joined(separator: " or ")
+            throw SandboxError(.policy, "policy \(policy.name) needs the runtime \(wanted), which the engine does not offer (it has "
+                + "\(offered.sorted().joined(separator: ", "))); \(Policy.registrationHint(for: policy.runtimes[0]))")
+        }
+        return runtime
+    }
+
+    /// The runtime a sandbox runs under: known since its create, or read from the engine once (adopted sandboxes).
+    func runtime(of record: SandboxRecord) async throws(SandboxError) -> String {
+        if let known = sandboxRuntimes[record.id] { return known }
+        let runtime: String
+        do {
+            runtime = try await client.inspectContainer(record.containerName).hostConfig?.runtime ?? "runc"
+        } catch {
+            throw SandboxError("reading the runtime of sandbox \(record.id) failed: \(error.message)", docker: error)
+        }
+        sandboxRuntimes[record.id] = runtime
+        return runtime
+    }
+
+    /// The exec as the sandbox's runtime needs it (`Policy.confined`). A runsc sandbox whose policy is no longer
+    /// loaded gets no exec at all rather than one without its filter.
+    func confined(_ spec: ExecSpec, in record: SandboxRecord, runtime: String) throws(SandboxError) -> ExecSpec {
+        guard runtime != "runc" else { return spec }
+        guard let policy = configuration.policies[record.policy] else {
+            throw SandboxError(.policy, "sandbox \(record.id) runs under \(runtime) with policy \(record.policy), which is not loaded: "
+                + "its seccomp filter cannot be applied to the command")
+        }
+        return policy.confined(spec, runtime: runtime)
+    }
+
+    /// An exec's output that also ends, with an error, when the sandbox itself ends: gVisor's shim can leave an
+    /// exec's stream open after gVisor's kernel died (the OOM killer at the memory limit, a fork bomb at the pids
+    /// limit), and a turn must not wait on it until its timeout. runc closes the stream itself.
+    nonisolated func watched(_ output: DockerEngine.OutputStream, in container: String, runtime: String) -> Execution.Output {
+        let client = client
+        return Execution.Output { continuation in
+            let reader = Task {
+                do {
+                    for try await chunk in output { continuation.yield(chunk) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            let watcher = runtime == "runc" ? nil : Task {
+                guard let ended = try? await client.waitContainer(container), !Task.isCancelled else { return }
+                continuation.finish(throwing: SandboxError(.engine, "the sandbox ended during the command (exit \(ended.statusCode))"))
+                reader.cancel()
+            }
+            continuation.onTermination = { _ in
+                reader.cancel()
+                watcher?.cancel()
+            }
+        }
+    }
 }

@@ -20,6 +20,7 @@ struct KnifyBench: AsyncParsableCommand {
     @Option(help: "The policies folder.") var policies = "Policies"
     @Option(help: "Write the results as JSON here.") var output = "bench/results/latest.json"
     @Flag(inversion: .prefixedNo, help: "Also measure jobs (submit, warm start, continue, full lifecycle).") var jobs = true
+    @Flag(inversion: .prefixedNo, help: "Also compare runc with gVisor (runsc) on the same sandbox.") var runtimes = true
     @Option(help: "JSON from bench/dockerpy_lifecycle.py, to compare the full lifecycle against.") var dockerpy: String?
 
     func run() async throws {
@@ -116,9 +117,10 @@ struct KnifyBench: AsyncParsableCommand {
                   + String(format: "%-10.2f %-10.2f %-7.2f ", k, r, ratio) + goalText)
             rows.append(["operation": label, "knify_ms": k, "raw_ms": r, "ratio": ratio, "goal": goal as Any])
         }
+        let runtimeMedians = runtimes ? try await measureRuntimes(client: client, policy: loaded, node: node) : [:]
         let document: [String: Any] = [
             "date": ISO8601DateFormatter().string(from: Date()), "iterations": iterations, "policy": policy,
-            "medians_ms": medians, "comparisons": rows,
+            "medians_ms": medians, "comparisons": rows, "runtimes_ms": runtimeMedians,
         ]
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         try FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -25,12 +25,14 @@ struct ImageCommand: AsyncParsableCommand {
         @Option(help: "The image folder (Dockerfile + rootfs/).") var context = "Images/local"
         @Option(help: "A statically linked busybox to put in the image.") var busybox = "/bin/busybox"
         @Option(help: "The static escape-suite probe (`make probe` builds it).") var probe = ".build/knify-probe"
+        @Option(help: "The static seccomp launcher for runtimes that skip the filter on exec (`make probe` builds it).")
+        var confine = ".build/knify-confine"
         @Flag(help: "Rebuild even when the image is up to date.") var force = false
         @Flag(help: "Print the engine's build output.") var verbose = false
 
         func run() async throws {
             let image = SandboxImage(tag: tag, contextDirectory: context,
-                                     hostBinaries: ["busybox": busybox, "knify-probe": probe])
+                                     hostBinaries: ["busybox": busybox, "knify-probe": probe, "knify-confine": confine])
             let verbose = verbose
             do {
                 let outcome = try await image.build(with: try engine.client(), force: force) { line in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DockerEngine
 import Foundation
+import SandboxPolicy
 import Sandboxes
 import Storage
 
@@ -141,6 +142,8 @@ struct Doctor: AsyncParsableCommand {
                                 detail: missing.isEmpty ? "memory, cpu quota and pids limits apply (cgroup \(info.cgroupVersion ?? "?"))"
                                     : "the engine cannot limit: \(missing.joined(separator: ", "))",
                                 fix: "enable those cgroup controllers (kernel command line or systemd), then restart dockerd"))
+            checks.append(runtimes(offered: Set(info.runtimes?.keys.map { $0 } ?? ["runc"]),
+                                   policiesDirectory: options.policies ?? environment["KNIFY_POLICIES"] ?? "Policies"))
             let image = environment["KNIFY_IMAGE"] ?? SandboxImage.defaultTag
             let present = (try? await client.inspectImage(image)) != nil
             checks.append(Check(check: "image", ok: present, detail: present ? "\(image) present" : "\(image) is missing",
@@ -173,6 +176,23 @@ struct Doctor: AsyncParsableCommand {
         }
         if engineDown { throw ExitStatus.engineUnavailable }
         if checks.contains(where: { !$0.ok }) { throw ExitStatus.failure }
+    }
+
+    /// Which runtimes the engine offers, and which one each policy will run under (gVisor where it prefers it).
+    func runtimes(offered: Set<String>, policiesDirectory: String) -> Check {
+        let policies = ((try? Policy.loadAll(from: policiesDirectory)) ?? [:]).values.sorted { $0.name < $1.name }
+        let chosen = policies.map { ($0, $0.runtime(offered: offered)) }
+        let usage = chosen.map { "\($0.0.name) → \($0.1 ?? "none")" }.joined(separator: ", ")
+        let detail = "the engine offers \(offered.sorted().joined(separator: ", ")); \(usage)"
+        if let stuck = chosen.first(where: { $0.1 == nil })?.0 {
+            return Check(check: "runtimes", ok: false, detail: detail, fix: Policy.registrationHint(for: stuck.runtimes[0]))
+        }
+        // A policy that prefers gVisor but falls back still runs; say how to get the stronger one.
+        if let fallback = chosen.first(where: { $0.1 != $0.0.runtimes.first })?.0 {
+            return Check(check: "runtimes", ok: true, detail: detail + " (\(fallback.name) would prefer \(fallback.runtimes[0]): "
+                + Policy.registrationHint(for: fallback.runtimes[0]) + ")")
+        }
+        return Check(check: "runtimes", ok: true, detail: detail)
     }
 }
 

@@ -70,7 +70,7 @@ struct PolicyCommand: AsyncParsableCommand {
                 print("""
                     policy        \(policy.name) (\(policy.file))
                     description   \(policy.description)
-                    runtime       \(policy.runtime)
+                    runtime       \(policy.runtimes.joined(separator: " (else ") + String(repeating: ")", count: policy.runtimes.count - 1))
                     user          \(policy.user)
                     capabilities  drop \(policy.capDrop.joined(separator: ",")); add \(policy.capAdd.isEmpty ? "none" : policy.capAdd.joined(separator: ","))
                     privileges    no-new-privileges \(policy.noNewPrivileges ? "on" : "OFF"); read-only root \(policy.readOnlyRoot ? "on" : "OFF")

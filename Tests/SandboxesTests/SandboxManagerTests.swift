@@ -20,7 +20,7 @@ struct SandboxManagerTests {
         return (SandboxManager(client: client, store: store, configuration: configuration), store)
     }
 
-    func output(_ stream: DockerEngine.OutputStream) async throws -> String {
+    func output(_ stream: SandboxManager.Execution.Output) async throws -> String {
         var text = ""
         for try await case .stdout(let bytes) in stream { text += String(decoding: bytes, as: UTF8.self) }
         return text
@@ -109,6 +109,64 @@ struct SandboxManagerTests {
         let (manager, _) = try makeManager()
         let error = await #expect(throws: SandboxError.self) { try await manager.acquire(.init(policy: "lenient")) }
         #expect(error?.code == .policy)
+    }
+
+    @Test("a strict sandbox runs under gVisor, and its execs carry the policy's seccomp filter (runsc alone does not)")
+    func strictUnderGVisor() async throws {
+        let (manager, _) = try makeManager()
+        let record = try await manager.acquire(.init(policy: "strict")).record
+        #expect(try await client.inspectContainer(record.containerName).hostConfig?.runtime == "runsc")
+        let kernel = try await manager.run(record.id, ExecSpec(cmd: ["cat", "/proc/version"]), timeout: .seconds(60))
+        #expect(kernel.result.stdoutText.contains("Linux version 4.4.0"), "not gVisor: \(kernel.result.stdoutText)")
+        let probe = try await manager.run(record.id, ExecSpec(cmd: ["knify-probe", "--json", "unshare_user", "io_uring_setup", "seccomp_mode"]),
+                                          timeout: .seconds(120))
+        #expect(probe.result.exitCode == 0, "\(probe.result.stderrText)")
+        #expect(!probe.result.stdoutText.contains(#""blocked":false"#), "\(probe.result.stdoutText)")
+        #expect(probe.result.stdoutText.split(separator: "\n").count == 3, "\(probe.result.stdoutText)")
+        // The filter's variable is gone before the command runs.
+        let environment = try await manager.run(record.id, ExecSpec(cmd: ["env"]), timeout: .seconds(60))
+        #expect(!environment.result.stdoutText.contains(Policy.confineVariable))
+        try await manager.destroy(record.id)
+    }
+
+    @Test("a command whose gVisor sandbox dies under it ends instead of waiting on the stream", .timeLimit(.minutes(5)))
+    func gVisorSandboxDiesUnderACommand() async throws {
+        let (manager, _) = try makeManager()
+        let record = try await manager.acquire(.init(policy: "strict")).record
+        let execution = try await manager.exec(record.id, ExecSpec(cmd: ["sh", "-c", "echo up; sleep 300"]))
+        var iterator = execution.output.makeAsyncIterator()
+        #expect(try await iterator.next() == .stdout(Array("up\n".utf8)))
+        // As when gVisor's kernel dies (the OOM killer at the memory limit, a fork bomb at the pids limit).
+        try await client.killContainer(record.containerName)
+        do {
+            while try await iterator.next() != nil {}
+        } catch {
+            #expect(error is SandboxError, "\(error)")
+        }
+        #expect(try await client.inspectContainer(record.containerName).state.running == false)
+        try await manager.destroy(record.id)
+    }
+
+    @Test("a policy needing a runtime the engine lacks fails before create, saying how to register it")
+    func absentRuntime() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("knify-runtime-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let seccomp = (TestFixtures.policiesDirectory as NSString).appendingPathComponent("seccomp/agent.json")
+        let file = directory.appendingPathComponent("kata.json").path
+        try #"{"seccomp": "\#(seccomp)", "runtime": "kata-runtime", "memory": "256m", "cpus": 0.5, "pids": 64}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        let policy = try Policy.load(file: file)
+        let store = try SQLiteStore()
+        let node = TestEngine.uniqueName("node")
+        let manager = SandboxManager(client: client, store: store, configuration: .init(
+            image: TestEngine.image, node: node, policies: ["kata": policy], defaultPolicy: "kata"))
+
+        let error = await #expect(throws: SandboxError.self) { try await manager.acquire(.init(jobId: "job_kata")) }
+        #expect(error?.code == .policy)
+        #expect(error?.message.contains("kata-runtime") == true && error?.message.contains("daemon.json") == true, "\(String(describing: error))")
+        // Nothing was created or recorded.
+        #expect(try await client.listContainers(all: true, labels: ["\(SandboxManager.Label.node)=\(node)"]).isEmpty)
+        #expect(try await store.liveSandboxes(node: node).isEmpty)
     }
 
     @Test("a timeout kills the command and everything it started, inside the sandbox")

@@ -108,8 +108,11 @@ def test_logs_of_a_sandbox(server, rw):
 
 def test_doctor_passes_here_and_names_a_missing_engine(server, tmp_path):
     checks = json.loads(sandbox_cli("doctor", "--json", *sandbox_args(server)).stdout)
-    assert {c["check"] for c in checks} == {"engine", "seccomp", "cgroups", "image", "store", "disk"}
+    assert {c["check"] for c in checks} == {"engine", "seccomp", "cgroups", "runtimes", "image", "store", "disk"}
     assert all(c["ok"] for c in checks), checks
+    # make engine registers gVisor, and strict prefers it.
+    runtimes = next(c for c in checks if c["check"] == "runtimes")["detail"]
+    assert "runsc" in runtimes and "strict → runsc" in runtimes and "default → runc" in runtimes, runtimes
     down = sandbox_cli("doctor", *sandbox_args(server), check=False,
                        env={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
     assert down.returncode == 3
