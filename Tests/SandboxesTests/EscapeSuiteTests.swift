@@ -6,7 +6,9 @@ import Testing
 
 /// The escape suite (`knify-probe` in the offline image) inside real sandboxes built from the shipped policies, under
 /// runc and gVisor: every attempt must be blocked (under gVisor a resource bomb may end its whole sandbox instead).
-@Suite("Escape suite under the shipped policies")
+/// Serialized: each case sets off memory and fork bombs, and four at once on a small machine starve the engine the
+/// other suites are using (its pause state lagged behind under that load).
+@Suite("Escape suite under the shipped policies", .serialized)
 struct EscapeSuiteTests {
     let client = TestEngine.client
 
