@@ -23,7 +23,7 @@ PG_PORT ?= 55432
 PG_DIR := $(STATE_DIR)/postgres
 export KNIFY_TEST_POSTGRES ?= postgres://knify@127.0.0.1:$(PG_PORT)/knify
 
-.PHONY: help deps engine engine-stop postgres postgres-stop build probe image test blackbox cluster-up cluster-status cluster-down cluster-test bench run clean
+.PHONY: help deps engine engine-stop postgres postgres-stop build probe image test blackbox chaos fuzz cluster-up cluster-status cluster-down cluster-test bench run clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -97,13 +97,23 @@ probe: .build/knify-probe .build/knify-confine ## Compile the static escape-suit
 image: build engine probe ## Build the offline sandbox image knify/sandbox:local through Knify's own engine client.
 	$(BIN)/knify-sandbox image build
 
-test: image postgres ## Run the whole test suite against the real engine: Swift tests, then the black-box HTTP suite (BLACKBOX=0 skips it).
+test: image postgres ## Run the whole test suite against the real engine: Swift tests, black-box HTTP, cluster, bounded chaos (BLACKBOX=0, CLUSTER=0, CHAOS=0 skip one).
 	swift test --skip-build $(TEST_FLAGS)
 	$(if $(filter 0,$(BLACKBOX)),@echo "black-box suite skipped (BLACKBOX=0)",bash Tests/blackbox/run.sh)
 	$(if $(filter 0,$(CLUSTER)),@echo "cluster suite skipped (CLUSTER=0)",bash Tests/cluster/run.sh)
+	$(if $(filter 0,$(CHAOS)),@echo "chaos suite skipped (CHAOS=0)",CHAOS_SCALE=bounded bash Tests/chaos/run.sh)
 
 blackbox: image ## Black-box HTTP suite (pytest + schemathesis) against a real `knify serve`.
 	bash Tests/blackbox/run.sh
+
+chaos: build probe ## The chaos suite at full scale: kill -9 during 20 jobs, engine restart mid-job, a 1,000-job burst, a full data disk.
+	CHAOS_SCALE=full bash Tests/chaos/run.sh
+
+FUZZ_ITERATIONS ?= 20000
+FUZZ_EXAMPLES ?= 300
+fuzz: image ## Property-based fuzzing of the parsers (FUZZ_ITERATIONS cases each), then schemathesis with FUZZ_EXAMPLES per operation.
+	KNIFY_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) swift test --skip-build --filter Fuzz
+	KNIFY_BB_SKIP_PYTEST=1 KNIFY_BB_MAX_EXAMPLES=$(FUZZ_EXAMPLES) bash Tests/blackbox/run.sh
 
 NODES ?= 3
 API_NODES ?= 1

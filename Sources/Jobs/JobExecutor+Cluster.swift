@@ -84,7 +84,7 @@ extension JobExecutor {
             do {
                 cancelled = try await store.cancelUnclaimed(jobId: job.id, at: Date(), reason: "cancelled before it started")
             } catch {
-                throw JobError(.store, "the job store failed", cause: error)
+                throw JobError(store: error)
             }
             if let cancelled {
                 try await stage(job.id, "cancelled", "Job cancelled before it started", level: .warning)

@@ -130,18 +130,12 @@ extension JobExecutor {
         job.completedAt = Date()
         job.error = status == .completed ? nil : error
         job.errorCode = status == .completed ? nil : code
-        do {
-            let detail = switch status {
-            case .completed: "Job completed successfully"
-            case .cancelled: "Job cancelled"
-            default: "Job failed: \(error ?? "unknown")"
-            }
-            // The stage first: whoever sees the final status also finds its stage event.
-            try await stage(job.id, status.rawValue, detail, level: status == .completed ? .info : status == .cancelled ? .warning : .error)
-            try await storeCall { [job] in try await store.updateJob(job) }
-        } catch {
-            logger.error("could not record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        let detail = switch status {
+        case .completed: "Job completed successfully"
+        case .cancelled: "Job cancelled"
+        default: "Job failed: \(error ?? "unknown")"
         }
+        await recordEnd(job, detail: detail, level: status == .completed ? .info : status == .cancelled ? .warning : .error)
         await hub.finish(jobId: job.id, status: status)
         await announce(job.id)
         if let started = job.startedAt, let completed = job.completedAt {
@@ -281,4 +275,32 @@ struct BoundedText {
     }
 
     var text: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+extension JobExecutor {
+    /// Writes a job's final state, retrying while the store refuses (a full disk, a database restarting): a job that
+    /// ran must not stay `running` in the store because its last write failed once. Stops only when the server does;
+    /// restart recovery then ends the job.
+    func recordEnd(_ job: JobRecord, detail: String, level: StageEvent.Level) async {
+        var stageWritten = false
+        var delay = Duration.milliseconds(250)
+        for attempt in 1... {
+            do {
+                // The stage first: whoever sees the final status also finds its stage event.
+                if !stageWritten {
+                    try await stage(job.id, job.status.rawValue, detail, level: level)
+                    stageWritten = true
+                }
+                try await storeCall { try await store.updateJob(job) }
+                if attempt > 1 { logger.notice("recorded the end of a job after retrying", metadata: ["job": "\(job.id)", "attempts": "\(attempt)"]) }
+                return
+            } catch {
+                if attempt == 1 || attempt.isMultiple(of: 20) {
+                    logger.error("could not record the end of a job; retrying", metadata: ["job": "\(job.id)", "error": "\(error)", "attempt": "\(attempt)"])
+                }
+                guard (try? await Task.sleep(for: delay)) != nil else { return }
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
 }

@@ -111,7 +111,7 @@ public actor JobExecutor {
             // Another server submitted the same run between our read and our insert.
             return try await current(job.id)
         } catch {
-            throw JobError(.store, "the job store failed", cause: error)
+            throw JobError(store: error)
         }
         try await stage(job.id, "queued", "Job queued")
         await dispatch(job)
@@ -358,7 +358,7 @@ public actor JobExecutor {
         do {
             return try await body()
         } catch {
-            throw JobError(.store, "the job store failed", cause: error)
+            throw JobError(store: error)
         }
     }
 

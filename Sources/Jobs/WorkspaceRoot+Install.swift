@@ -36,7 +36,7 @@ extension WorkspaceRoot {
                 break
             case .symlink(let target):
                 guard !target.hasPrefix("/"),
-                      Self.normalized(((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(target)) != nil else {
+                      Self.normalized(Self.parent(of: path) + "/" + target) != nil else {
                     throw JobError(.invalidSpec, "entry \(entry.path) is a link to \(target), outside the workspace")
                 }
             case .hardlink(let target):
@@ -56,12 +56,13 @@ extension WorkspaceRoot {
         let files = FileManager.default
         let target = (directory as NSString).appendingPathComponent(name)
         guard !files.fileExists(atPath: target) else { throw JobError(.conflict, "a workspace named \(name) exists already") }
+        try ensureRoom(for: total, entries: planned.count)
         let staging = (directory as NSString).appendingPathComponent(".upload-" + UUID().uuidString)
         do {
             try files.createDirectory(atPath: staging, withIntermediateDirectories: true)
             for (path, entry) in planned {
-                let destination = (staging as NSString).appendingPathComponent(path)
-                try files.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                let destination = staging + "/" + path
+                try files.createDirectory(atPath: staging + "/" + Self.parent(of: path), withIntermediateDirectories: true)
                 switch entry.kind {
                 case .directory:
                     try files.createDirectory(atPath: destination, withIntermediateDirectories: true)
@@ -75,7 +76,7 @@ extension WorkspaceRoot {
                     try files.createSymbolicLink(atPath: destination, withDestinationPath: target)
                 case .hardlink(let target):
                     // A copy, not a link: the workspace must not share inodes with anything.
-                    try files.copyItem(atPath: (staging as NSString).appendingPathComponent(target), toPath: destination)
+                    try files.copyItem(atPath: staging + "/" + target, toPath: destination)
                 case .other:
                     break
                 }
@@ -85,6 +86,7 @@ extension WorkspaceRoot {
             try? files.removeItem(atPath: staging)
             if let error = error as? JobError { throw error }
             if files.fileExists(atPath: target) { throw JobError(.conflict, "a workspace named \(name) exists already") }
+            try ensureRoom(for: total, entries: planned.count)  // the disk filled while we wrote
             throw JobError(.invalidSpec, "the workspace cannot be unpacked: \(error.localizedDescription)")
         }
         return total
@@ -96,6 +98,12 @@ extension WorkspaceRoot {
         guard !raw.split(separator: "/").contains("..") else { throw JobError(.invalidSpec, "entry \(raw) climbs out with ..") }
         let path = raw.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.joined(separator: "/")
         return path.isEmpty ? nil : path
+    }
+
+    /// `a/b/c` → `a/b`, `c` → ``. Entry paths are split by hand: Foundation's NSString path methods trap on
+    /// some names (found by `TarFuzzTests`), and an upload must never bring the server down.
+    static func parent(of path: String) -> String {
+        path.split(separator: "/").dropLast().joined(separator: "/")
     }
 
     /// `a/b/../c` → `a/c`; nil if the path climbs above its start.
@@ -110,5 +118,17 @@ extension WorkspaceRoot {
             }
         }
         return parts.joined(separator: "/")
+    }
+}
+
+extension WorkspaceRoot {
+    /// Refuses an upload the disk cannot hold (a block per entry, plus 1 MiB), so it fails with a clear error before
+    /// a half-written staging folder, rather than as an opaque write failure part way.
+    func ensureRoom(for bytes: Int64, entries: Int) throws(JobError) {
+        guard let attributes = try? FileManager.default.attributesOfFileSystem(forPath: directory),
+              let free = (attributes[.systemFreeSize] as? NSNumber)?.int64Value else { return }
+        let needed = bytes + Int64(entries) * 4096 + (1 << 20)
+        guard free < needed else { return }
+        throw JobError(.storageFull, "Knify's data disk is full: the workspace needs \(needed >> 10) KiB and \(free >> 10) KiB are free; free space in its data directory and retry")
     }
 }

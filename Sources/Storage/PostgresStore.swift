@@ -142,6 +142,9 @@ extension PostgresStore {
         if let error = error as? PSQLError, error.serverInfo?[.sqlState] == "23505" {
             return StorageError(.conflict, "\(what): conflicts with what is stored", cause: error)
         }
+        if let error = error as? PSQLError, error.serverInfo?[.sqlState] == "53100" {  // disk_full
+            return StorageError(.full, "\(what): the database server's disk is full", cause: error)
+        }
         if let error = error as? DecodingError {
             return StorageError(.corrupt, "\(what): a stored record cannot be read", cause: error)
         }

@@ -49,6 +49,8 @@ public final class SQLiteStore: Store, Sendable {
             throw error
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             throw StorageError(.conflict, "\(what): conflicts with what is stored", cause: error)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw StorageError(.full, "\(what): the disk under the store is full", cause: error)
         } catch {
             throw StorageError(.unavailable, "\(what) failed", cause: error)
         }

@@ -96,7 +96,7 @@ public typealias Store = JobStore & SandboxStore & AccessStore & KnapStore & Clu
 /// The one error type of the Storage layer.
 public struct StorageError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Sendable { case notFound, conflict, unavailable, corrupt }
+        private enum Value: String, Sendable { case notFound, conflict, unavailable, full, corrupt }
         private let value: Value
         private init(_ value: Value) { self.value = value }
         public var description: String { value.rawValue }
@@ -105,6 +105,8 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         public static let conflict = Code(.conflict)
         /// The database cannot be opened or written (disk full, permissions).
         public static let unavailable = Code(.unavailable)
+        /// The disk under the database is full: nothing was written, and the store works again once there is room.
+        public static let full = Code(.full)
         public static let corrupt = Code(.corrupt)
     }
 

@@ -29,7 +29,7 @@ JOB_FIELDS = {"id", "spec", "status", "created_at", "started_at", "completed_at"
               "cursor_session_id", "parent_job_id", "error", "error_code"}
 ERROR_STATUS = {"BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409,
                 "PAYLOAD_TOO_LARGE": 413, "RATE_LIMITED": 429, "INTERNAL_ERROR": 500, "SANDBOX_ERROR": 500,
-                "SANDBOX_UNAVAILABLE": 503}
+                "SANDBOX_UNAVAILABLE": 503, "STORAGE_FULL": 507}
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 DEFAULT_TIMEOUT = 30
 

@@ -174,7 +174,8 @@ class KnifyServer:
         binary = Path(self.args[0])
         if not binary.exists():
             raise RuntimeError(f"{binary} does not exist: build Knify first (KNIFY_BIN_DIR={bin_dir()})")
-        self._log = open(self.log_path, "wb")
+        # A restart (kill -9 and start again, the chaos suite) keeps the earlier log.
+        self._log = open(self.log_path, "ab" if self.proc is not None else "wb")
         self.proc = subprocess.Popen(self.args, cwd=REPO_ROOT, env=self.env, stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + ready_timeout

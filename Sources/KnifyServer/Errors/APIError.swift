@@ -61,6 +61,7 @@ public struct APIError: Error, Sendable {
         case .notFound: self = .notFound(error.message)
         case .conflict: self = APIError(.conflict, "CONFLICT", "Conflict", detail: error.message)
         case .tooLarge: self = .tooLarge(error.message)
+        case .storageFull: self = APIError(.insufficientStorage, "STORAGE_FULL", "Insufficient storage", detail: error.message)
         case .sandbox where error.engineUnavailable:
             self = APIError(.serviceUnavailable, "SANDBOX_UNAVAILABLE", "Sandbox engine unavailable", detail: error.message)
         case .sandbox: self = APIError(.internalServerError, "SANDBOX_ERROR", "Sandbox error", detail: error.message)
@@ -129,4 +130,9 @@ public struct APIError: Error, Sendable {
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
+}
+
+extension HTTPResponse.Status {
+    /// 507: the server's disk is full (RFC 4918); HTTPTypes has no name for it.
+    static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
 }

@@ -31,8 +31,8 @@ struct JobStreamRoutes {
         // from the store.
         return ServerSentEvents.response(items, keepAlive: keepAlive, backlog: Self.backlog, preamble: "stream of \(id)") { item in
             switch item {
-            case .event(let row): "id: \(row.sequence)\ndata: \(row.json)\n\n"
-            case .done(let status): "data: {\"type\":\"done\",\"status\":\"\(status.rawValue)\"}\n\n"
+            case .event(let row): ServerSentEvents.frame(id: String(row.sequence), data: row.json)
+            case .done(let status): ServerSentEvents.frame(data: #"{"type":"done","status":"\#(status.rawValue)"}"#)
             }
         }
     }

@@ -36,7 +36,7 @@ struct KnapRunRoutes {
             return .json(Data(try await runner.summary(of: run).json.jsonString().utf8))
         }
         return ServerSentEvents.response(try await runner.events(of: run), keepAlive: keepAlive) { event in
-            "event: \(event.name)\ndata: \(event.json.jsonString())\n\n"
+            ServerSentEvents.frame(event: event.name, data: event.json.jsonString())
         }
     }
 }
