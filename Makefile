@@ -132,8 +132,8 @@ cluster-down: ## Stop the local cluster: its servers, engines and their containe
 cluster-test: image postgres ## The cluster suite alone (3 workers on 3 engines, an API node, kill -9, failover).
 	bash Tests/cluster/run.sh
 
-bench: image ## Measure Knify against the raw engine API in one run, release build (results in bench/results/).
-	@python3 -c 'import docker' 2>/dev/null || pip install --quiet docker
+bench: image ## Measure Knify against the raw engine, docker-py and its goals in one run, release build: one table, JSON and chart.png in bench/results/.
+	@python3 -c 'import docker, matplotlib' 2>/dev/null || pip install --quiet docker matplotlib
 	@for tool in wrk socat; do command -v $$tool >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$tool >/dev/null; done
 	swift build -c release --product knify-bench
 	swift build -c release --product knify
@@ -142,6 +142,7 @@ bench: image ## Measure Knify against the raw engine API in one run, release bui
 	python3 bench/dockerpy_lifecycle.py --iterations $(BENCH_ITERATIONS) > bench/results/dockerpy.json
 	.build/release/knify-bench --iterations $(BENCH_ITERATIONS) --dockerpy bench/results/dockerpy.json $(BENCH_FLAGS)
 	python3 bench/http_bench.py --bin .build/release --out bench/results/http.json $(HTTP_BENCH_FLAGS)
+	python3 bench/report.py --results bench/results
 
 run: image ## Start everything and run the Knify server on 127.0.0.1:8080, printing a fresh dev API key.
 	@key=$$($(BIN)/knify-sandbox api-key create --name make-run --scopes jobs:read,jobs:write,admin --tier pro --replace 2>/dev/null) && \

@@ -42,7 +42,7 @@ extension JobExecutor {
         for entry in entries where entry.kind == .file {
             var path = entry.path
             if path.hasPrefix("./") { path.removeFirst(2) }
-            sums[path] = Insecure.MD5.hash(data: entry.contents).map { String(format: "%02x", $0) }.joined()
+            sums[path] = Insecure.MD5.hash(data: entry.contents).hexEncoded
         }
         return sums
     }

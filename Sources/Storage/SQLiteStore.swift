@@ -205,7 +205,7 @@ extension SQLiteStore {
 
     public func apiKey(hash: String) async throws -> APIKeyRecord? {
         try await read("looking up an API key") { db in
-            try APIKeyRecord.fetchOne(db, sql: "SELECT * FROM api_keys WHERE hash = ?", arguments: [hash])
+            try APIKeyRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_keys WHERE hash = ?"), arguments: [hash])
         }
     }
 
@@ -360,16 +360,20 @@ extension SQLiteStore {
     }
 
     public func jobDetail(id: String) async throws -> JobDetail? {
+        // The hottest read of the API (every poll of a job): cached statements, so SQLite compiles each once.
         try await read("reading job \(id)") { db in
-            guard let job = try JobRecord.fetchOne(db, key: id) else { return nil }
-            let paths = try String.fetchAll(db, sql: "SELECT path FROM artifacts WHERE job_id = ? ORDER BY path", arguments: [id])
-            let state = try job.sandboxId.flatMap { try SandboxRecord.fetchOne(db, key: $0)?.state }
+            guard let job = try JobRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id]) else { return nil }
+            let paths = try String.fetchAll(db.cachedStatement(sql: "SELECT path FROM artifacts WHERE job_id = ? ORDER BY path"), arguments: [id])
+            let state = try job.sandboxId.flatMap {
+                try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM sandboxes WHERE id = ?"), arguments: [$0])
+                    .flatMap(SandboxRecord.State.init(rawValue:))
+            }
             return JobDetail(job: job, stages: try Self.stages(db, jobId: id), artifactPaths: paths, sandboxState: state)
         }
     }
 
     private static func stages(_ db: Database, jobId: String) throws -> [StageEvent] {
-        try Row.fetchAll(db, sql: "SELECT * FROM job_stages WHERE job_id = ? ORDER BY sequence", arguments: [jobId]).map { row in
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM job_stages WHERE job_id = ? ORDER BY sequence"), arguments: [jobId]).map { row in
             StageEvent(sequence: row["sequence"], ts: row["ts"], stage: row["stage"],
                        level: StageEvent.Level(rawValue: row["level"]) ?? .info, detail: row["detail"])
         }

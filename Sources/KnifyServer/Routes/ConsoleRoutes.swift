@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Hummingbird
+import Storage
 
 /// `GET /console` and `GET /console/<asset>`: the web console, plain HTML/CSS/JS embedded in the binary (nothing
 /// outside the machine is reachable, so no CDN). No key is needed to load it: the page holds no data until the
@@ -66,7 +67,7 @@ struct ConsoleAsset: Sendable {
         default: "application/octet-stream"
         }
         body = ByteBuffer(bytes: bytes)
-        etag = "\"" + SHA256.hash(data: bytes).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        etag = "\"" + SHA256.hash(data: bytes).prefix(12).hexEncoded + "\""
     }
 
     /// Every file of the console by the name the page asks for. A new file in `Console/` must be listed here (a
