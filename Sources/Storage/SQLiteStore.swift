@@ -6,6 +6,8 @@ import GRDB
 public final class SQLiteStore: Store, Sendable {
     let database: any DatabaseWriter
     let changeFeed = ChangeFeed()
+    /// Keys and job details while the file is unchanged (SQLiteStore+ReadCache.swift); none in memory.
+    let readCache: ReadCache?
 
     /// Opens (creating if needed) the database file and brings its schema up to date.
     public init(path: String) throws(StorageError) {
@@ -18,6 +20,7 @@ public final class SQLiteStore: Store, Sendable {
             // a power cut can lose the last transactions. Saves an fsync per write on the job path.
             configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             database = try DatabasePool(path: path, configuration: configuration)
+            readCache = ReadCache(databasePath: path)
         } catch {
             throw StorageError(.unavailable, "cannot open the database at \(path)", cause: error)
         }
@@ -28,6 +31,7 @@ public final class SQLiteStore: Store, Sendable {
     public init() throws(StorageError) {
         do {
             database = try DatabaseQueue()
+            readCache = nil
         } catch {
             throw StorageError(.unavailable, "cannot open an in-memory database", cause: error)
         }
@@ -204,8 +208,10 @@ extension SQLiteStore {
     }
 
     public func apiKey(hash: String) async throws -> APIKeyRecord? {
-        try await read("looking up an API key") { db in
-            try APIKeyRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_keys WHERE hash = ?"), arguments: [hash])
+        try await cached("key:" + hash) {
+            try await read("looking up an API key") { db in
+                try APIKeyRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_keys WHERE hash = ?"), arguments: [hash])
+            }
         }
     }
 
@@ -360,15 +366,18 @@ extension SQLiteStore {
     }
 
     public func jobDetail(id: String) async throws -> JobDetail? {
-        // The hottest read of the API (every poll of a job): cached statements, so SQLite compiles each once.
-        try await read("reading job \(id)") { db in
-            guard let job = try JobRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id]) else { return nil }
-            let paths = try String.fetchAll(db.cachedStatement(sql: "SELECT path FROM artifacts WHERE job_id = ? ORDER BY path"), arguments: [id])
-            let state = try job.sandboxId.flatMap {
-                try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM sandboxes WHERE id = ?"), arguments: [$0])
-                    .flatMap(SandboxRecord.State.init(rawValue:))
+        // The hottest read of the API (every poll of a job): from the read cache while nothing changed, else with
+        // cached statements, so SQLite compiles each once.
+        try await cached("job:" + id) {
+            try await read("reading job \(id)") { db in
+                guard let job = try JobRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id]) else { return nil }
+                let paths = try String.fetchAll(db.cachedStatement(sql: "SELECT path FROM artifacts WHERE job_id = ? ORDER BY path"), arguments: [id])
+                let state = try job.sandboxId.flatMap {
+                    try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM sandboxes WHERE id = ?"), arguments: [$0])
+                        .flatMap(SandboxRecord.State.init(rawValue:))
+                }
+                return JobDetail(job: job, stages: try Self.stages(db, jobId: id), artifactPaths: paths, sandboxState: state)
             }
-            return JobDetail(job: job, stages: try Self.stages(db, jobId: id), artifactPaths: paths, sandboxState: state)
         }
     }
 

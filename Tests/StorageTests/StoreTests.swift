@@ -1,6 +1,7 @@
 import Foundation
-import Storage
 import Testing
+
+@testable import Storage
 
 @Suite("Store: jobs, events, artifacts, sandboxes (SQLite and PostgreSQL)")
 struct StoreTests {
@@ -153,6 +154,49 @@ struct AccessStoreTests {
             #expect(!APIKeys.looksLikeKey("knify_live_short"))
             #expect(APIKeys.make(name: "t", scopes: [], tenant: "w", tier: "free", environment: .test).key.hasPrefix("knify_test_"))
         }
+    }
+
+    @Test("cached key and job reads see at once what another process commits (a revoke, a stage, a status)")
+    func readCacheFollowsEveryCommit() async throws {
+        try await Backend.sqlite.withStores(2) { stores in
+            let (server, cli) = (stores[0], stores[1])
+            let (key, record) = APIKeys.make(name: "ci", scopes: ["jobs:read"], tenant: "ws_a", tier: "pro")
+            try await server.insertAPIKey(record)
+            var record2 = JobRecord(id: "job_cache", tenant: "ws_a", jobType: "cursor_task", specJSON: "{}")
+            try await server.insertJob(record2)
+            for _ in 0..<3 {  // repeated reads: the later ones are the cache's
+                #expect(try await server.apiKey(hash: APIKeys.hash(key))?.isRevoked == false)
+                #expect(try await server.jobDetail(id: record2.id)?.stages.isEmpty == true)
+            }
+            #expect(try await cli.revokeAPIKey(id: record.id))
+            #expect(try await server.apiKey(hash: APIKeys.hash(key))?.isRevoked == true)
+            try await cli.appendStage(jobId: record2.id, StageEvent(stage: "queued", level: .info, detail: "d"))
+            #expect(try await server.jobDetail(id: record2.id)?.stages.map(\.stage) == ["queued"])
+            record2.status = .completed
+            try await cli.updateJob(record2)
+            #expect(try await server.jobDetail(id: record2.id)?.job.status == .completed)
+            try await server.appendStage(jobId: record2.id, StageEvent(stage: "completed", level: .info, detail: "d"))
+            #expect(try await server.jobDetail(id: record2.id)?.stages.map(\.stage) == ["queued", "completed"])
+        }
+    }
+
+    @Test("the WAL-index stamp the cache keys on stays while nothing commits and moves with every commit")
+    func readCacheStamp() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("knify-stamp-\(UUID().uuidString)/s.sqlite").path
+        let store = try SQLiteStore(path: path)
+        let other = try SQLiteStore(path: path)
+        let cache = ReadCache(databasePath: path)
+        _ = try await store.jobDetail(id: "job_none")
+        let first = try #require(cache.stamp())
+        #expect(cache.stamp() == first)
+        try await other.insertJob(JobRecord(id: "job_stamp", tenant: "ws_a", jobType: "cursor_task", specJSON: "{}"))
+        let second = try #require(cache.stamp())
+        #expect(second != first)
+        cache.store("value", "k", at: second)
+        #expect(cache.value("k", at: second) == "value")
+        try await store.appendStage(jobId: "job_stamp", StageEvent(stage: "queued", level: .info, detail: "d"))
+        #expect(cache.stamp() != second)
+        #expect((cache.value("k", at: try #require(cache.stamp())) as String?) == nil)
     }
 
     @Test("the SQLite file never holds a key itself")
