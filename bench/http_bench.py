@@ -4,14 +4,14 @@
   * GET /jobs/{id} and GET / under wrk at 64 connections (req/s, p99), against the engine's own
     GET /containers/{id}/json and GET /_ping under the same wrk settings. The engine only listens on its Unix socket,
     so it is reached through socat (one extra local hop: it flatters the engine's latency, not ours).
-  * SSE fan-out: N clients on one job's /cursor/stream; delivery latency = arrival time - the agent's own event
-    timestamp (same host clock), p50/p99 over every event of every client.
+  * SSE fan-out: N clients on one job's /cursor/stream, read by `knify-bench sse-clients`; delivery latency = arrival
+    time - the event's timestamp (when Knify parsed the agent's line; same host clock), p50/p99 over every event of
+    every client.
   * POST /jobs admission with the warm pool full: how many jobs per second are accepted, and the p99 of one POST.
 
 Usage: bench/http_bench.py --bin .build/release [--duration 10] [--sse-clients 1000] [--out bench/results/http.json]
 """
 import argparse
-import asyncio
 import http.client
 import json
 import os
@@ -26,7 +26,6 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from datetime import datetime
 
 
 def free_port():
@@ -113,55 +112,19 @@ def wrk(url, duration, connections, headers=()):
     return {"req_per_s": rate, "p99_ms": float(p99.group(1)) * scale, "non_2xx": int(errors.group(1)) if errors else 0}
 
 
-async def sse_client(port, key, job_id, connected, latencies, start_after):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-    writer.write(f"GET /jobs/{job_id}/cursor/stream HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}\r\n"
-                 f"Accept: text/event-stream\r\n\r\n".encode())
-    await writer.drain()
-    connected()
-    received = 0
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        if not line.startswith(b"data: "):
-            continue
-        now = time.time()
-        # One client process reads all 1,000 streams: no JSON parse per line, or the harness is what gets measured.
-        if line.startswith(b'data: {"type":"done"'):
-            break
-        at = line.find(b'"timestamp":"')
-        if at >= 0:
-            stamp = line[at + 13:line.index(b'"', at + 13)].decode()
-            sent = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-            if sent >= start_after[0]:
-                latencies.append((now - sent) * 1000)
-        received += 1
-    writer.close()
-    return received
-
-
-async def fan_out(server, clients):
-    # The agent waits for the clients, then emits an event pair every 100 ms.
+def fan_out(server, clients):
+    """SSE fan-out, read by `knify-bench sse-clients` (one epoll thread: a Python reader of 1,000 sockets saturated
+    a core and measured itself). The agent waits 4 s for the clients, then emits an event pair every 100 ms."""
     prompt = "fan-out\n@@sleep 4\n" + "".join("@@run true\n@@sleep 0.1\n" for _ in range(20))
     job_id = server.submit("claude_task", prompt)
-    latencies, count = [], [0]
-    everyone = asyncio.Event()
-    start_after = [float("inf")]
-
-    def connected():
-        count[0] += 1
-        if count[0] == clients:
-            start_after[0] = time.time()
-            everyone.set()
-
-    tasks = [asyncio.create_task(sse_client(server.port, server.key, job_id, connected, latencies, start_after))
-             for _ in range(clients)]
-    await asyncio.wait_for(everyone.wait(), 60)
-    received = await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    reader = subprocess.run([f"{server.bin_dir}/knify-bench", "sse-clients", "--port", str(server.port), "--job", job_id,
+                             "--clients", str(clients)], env={**os.environ, "KNIFY_BENCH_KEY": server.key},
+                            check=True, capture_output=True, text=True, timeout=180)
+    result = json.loads(reader.stdout)
     server.request("POST", f"/jobs/{job_id}/cleanup")
-    return {"clients": clients, "events_per_client_min": min(received), "samples": len(latencies),
-            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+    if result["opened"] != clients or result["ended"] != clients:
+        raise SystemExit(f"SSE fan-out: {result['opened']} of {clients} streams opened, {result['ended']} ended")
+    return result
 
 
 def admission(server, jobs, threads):
@@ -274,7 +237,7 @@ def main():
         results["engine_inspect"] = wrk(f"{engine}/v1.41/containers/{container}/json", args.duration, args.connections)
         results["get_health"] = wrk(f"{base}/", args.duration, args.connections)
         results["engine_ping"] = wrk(f"{engine}/_ping", args.duration, args.connections)
-        results["sse_fan_out"] = asyncio.run(fan_out(server, args.sse_clients))
+        results["sse_fan_out"] = fan_out(server, args.sse_clients)
         results["admission"] = admission(server, args.admission_jobs, 16)
         if args.rss_sandboxes:
             results["rss"] = rss_at_sandboxes(server, args.rss_sandboxes)

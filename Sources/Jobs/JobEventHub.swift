@@ -8,6 +8,8 @@ public actor JobEventHub {
         case event(AgentEventRow)
         /// The job reached a final state; nothing follows.
         case done(JobRecord.Status)
+        /// A period passed (for followers that asked for one): lets a stream say it is alive while the agent is quiet.
+        case heartbeat
     }
 
     private var subscribers: [String: [Int: AsyncStream<Item>.Continuation]] = [:]
@@ -18,22 +20,33 @@ public actor JobEventHub {
     public init() {}
 
     /// A live feed of one job, from now on. Buffers up to `limit` items for a slow reader, then drops the oldest:
-    /// the reader can always catch up from the store by sequence number.
-    public func subscribe(jobId: String, limit: Int = 65_536) -> (id: Int, stream: AsyncStream<Item>) {
+    /// the reader sees a gap in the sequence numbers and catches up from the store. With `heartbeat`, a
+    /// `.heartbeat` is added every period, so the reader's one loop also knows when to say it is alive.
+    public func subscribe(jobId: String, limit: Int = 65_536, heartbeat: Duration? = nil) -> (id: Int, stream: AsyncStream<Item>) {
         let (stream, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .bufferingNewest(limit))
         nextId += 1
         let id = nextId
         subscribers[jobId, default: [:]][id] = continuation
-        continuation.onTermination = { _ in Task { await self.unsubscribe(jobId: jobId, id: id) } }
+        let ticker = heartbeat.map { period in
+            Task {
+                while (try? await Task.sleep(for: period)) != nil { continuation.yield(.heartbeat) }
+            }
+        }
+        continuation.onTermination = { _ in
+            ticker?.cancel()
+            Task { await self.unsubscribe(jobId: jobId, id: id) }
+        }
         return (id, stream)
     }
 
+    /// Ends one subscription; its stream finishes, which also stops its heartbeat.
     public func unsubscribe(jobId: String, id: Int) {
-        subscribers[jobId]?[id] = nil
+        guard let continuation = subscribers[jobId]?.removeValue(forKey: id) else { return }
         if subscribers[jobId]?.isEmpty == true {
             subscribers[jobId] = nil
             published[jobId] = nil
         }
+        continuation.finish()
     }
 
     func hasSubscribers(jobId: String) -> Bool { subscribers[jobId] != nil }

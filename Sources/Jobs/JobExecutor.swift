@@ -262,38 +262,17 @@ public actor JobExecutor {
         return job
     }
 
-    /// The job's agent events after `after`, then live ones until the job ends (`.done` last).
-    public func follow(_ id: String, after: Int) async throws(JobError) -> AsyncStream<JobEventHub.Item> {
-        let (subscription, live) = await hub.subscribe(jobId: id)
+    /// The job's agent events after `after`, then live ones until the job ends (`.done` last). `backlog` bounds what
+    /// is held for a slow follower (past it the feed ends early; see `JobFeed`); `heartbeat` adds a `.heartbeat`
+    /// every period.
+    public func follow(_ id: String, after: Int, backlog: Int = 65_536, heartbeat: Duration? = nil) async throws(JobError) -> JobFeed {
+        let (subscription, live) = await hub.subscribe(jobId: id, limit: backlog, heartbeat: heartbeat)
+        let handle = JobFeed.Subscription(hub: hub, jobId: id, id: subscription)
         // The status first: if it is final, every event was stored before it, and the read below has them all.
         let job = try await current(id)
         let stored = try await storeCall { try await store.agentEvents(jobId: id, after: after) }
-        let hub = hub
-        return AsyncStream { continuation in
-            var last = after
-            for row in stored {
-                continuation.yield(.event(row))
-                last = row.sequence
-            }
-            if job.status.isFinal {
-                continuation.yield(.done(job.status))
-                continuation.finish()
-                Task { await hub.unsubscribe(jobId: id, id: subscription) }
-                return
-            }
-            let pump = Task {
-                for await item in live {
-                    if case .event(let row) = item, row.sequence <= last { continue }
-                    if case .event(let row) = item { last = row.sequence }
-                    continuation.yield(item)
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in
-                pump.cancel()
-                Task { await hub.unsubscribe(jobId: id, id: subscription) }
-            }
-        }
+        return JobFeed(stored: stored, finalStatus: job.status.isFinal ? job.status : nil, live: live, after: after,
+                       subscription: handle)
     }
 
     // MARK: - Restart recovery

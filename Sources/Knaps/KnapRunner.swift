@@ -239,6 +239,8 @@ public struct KnapRunner: Sendable {
                             continuation.yield(.error(detail: reason))
                         }
                         continuation.yield(.done(status: status.rawValue, chatId: run.chatId, runId: run.id, jobId: run.jobId))
+                    case .heartbeat:
+                        continue
                     }
                 }
                 continuation.finish()

@@ -50,8 +50,8 @@ extension SandboxManager {
 
     func takeFromPool(_ policy: String, for request: AcquireRequest) async throws(SandboxError) -> SandboxRecord? {
         guard configuration.warmPool[policy, default: 0] > 0 else { return nil }
-        // Refill once the sandbox handed out has started its first command, so the refill's create does not compete
-        // with it for the engine (or at the next acquire, whichever comes first).
+        // Refill once the first command in the sandbox handed out has printed (`exec`), so the refill's create does
+        // not compete with its start for the engine (or at the next acquire, whichever comes first).
         refillPoolIfDue()
         refillDue = true
         while let id = pool[policy]?.first {

@@ -199,14 +199,17 @@ public actor SandboxManager {
         public typealias Output = AsyncThrowingStream<OutputChunk, any Error>
     }
 
-    /// Starts a command in an active sandbox and streams its output.
+    /// Starts a command in an active sandbox and streams its output. A pool refill this sandbox's acquire made due
+    /// starts once the command has printed (or ended): the refill's create would otherwise compete with the
+    /// command's own start for the engine and the CPUs (measured: +20 ms to a warm job's first agent event).
     public func exec(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> Execution {
-        let execution = try await startExecution(id, spec)
-        refillPoolIfDue()
-        return execution
+        try await startExecution(id, spec) { [weak self] in
+            Task { await self?.refillPoolIfDue() }
+        }
     }
 
-    private func startExecution(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> Execution {
+    private func startExecution(_ id: String, _ spec: ExecSpec,
+                                onFirstOutput: (@Sendable () -> Void)? = nil) async throws(SandboxError) -> Execution {
         var record = try await liveRecord(id)
         guard record.state == .active else {
             throw SandboxError(.invalidState, "sandbox \(id) is \(record.state.rawValue); resume it first")
@@ -220,7 +223,8 @@ public actor SandboxManager {
         do {
             let execId = try await createExec(record.containerName, marked)
             return Execution(sandboxId: id, execId: execId, token: token,
-                             output: watched(try await client.startExec(execId, tty: spec.tty), in: record.containerName, runtime: runtime))
+                             output: watched(try await client.startExec(execId, tty: spec.tty), in: record.containerName,
+                                             runtime: runtime, onFirstOutput: onFirstOutput))
         } catch {
             throw try await engineFailure(error, record: &record, doing: "exec in")
         }
@@ -536,12 +540,21 @@ extension SandboxManager {
     /// An exec's output that also ends, with an error, when the sandbox itself ends: gVisor's shim can leave an
     /// exec's stream open after gVisor's kernel died (the OOM killer at the memory limit, a fork bomb at the pids
     /// limit), and a turn must not wait on it until its timeout. runc closes the stream itself.
-    nonisolated func watched(_ output: DockerEngine.OutputStream, in container: String, runtime: String) -> Execution.Output {
+    nonisolated func watched(_ output: DockerEngine.OutputStream, in container: String, runtime: String,
+                             onFirstOutput: (@Sendable () -> Void)? = nil) -> Execution.Output {
         let client = client
         return Execution.Output { continuation in
             let reader = Task {
+                var quiet = true
+                defer { if quiet { onFirstOutput?() } }
                 do {
-                    for try await chunk in output { continuation.yield(chunk) }
+                    for try await chunk in output {
+                        continuation.yield(chunk)
+                        if quiet {
+                            quiet = false
+                            onFirstOutput?()
+                        }
+                    }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)

@@ -1,3 +1,5 @@
+import Agents
+import ArgumentParser
 import DockerEngine
 import Foundation
 import Jobs
@@ -7,8 +9,10 @@ import Sandboxes
 import Storage
 
 extension KnifyBench {
-    static let agentCommand = ["cursor-agent", "-p", "--output-format", "stream-json", "--trust", "--force",
-                               "--workspace", "/workspace", "--model", "auto", "bench turn"]
+    /// The argv Knify's cursor driver runs for a turn, so the raw baselines run exactly the agent command Knify does.
+    static func agentCommand(prompt: String = "bench turn", resuming session: String? = nil) -> [String] {
+        AgentDriver.cursor.turnCommand(prompt: prompt, model: "auto", sessionId: session, workspace: "/workspace")
+    }
 
     /// Job start (cold, warm), continue and the full lifecycle through Knify, each next to the raw engine calls
     /// that do the same work, alternating.
@@ -33,9 +37,16 @@ extension KnifyBench {
         let running = try await client.createContainer(spec, name: "\(node)-jobs-raw").id
         try await client.startContainer(running)
 
+        // A conversation in the raw container, so the raw continue resumes a session as Knify's continue does (a
+        // resumed agent reads its previous turn before it prints).
+        let opening = try await client.exec(in: running, ExecSpec(cmd: Self.agentCommand(), workingDir: "/workspace"))
+        guard let session = opening.stdoutText.split(separator: "\n").lazy.compactMap({ line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))).flatMap { ($0 as? [String: Any])?["session_id"] as? String }
+        }).first else { throw ValidationError("the agent's first turn in the raw container reported no session id") }
+
         /// Until the first byte of the agent's output: when the agent has demonstrably started.
-        func firstByte(_ container: String) async throws {
-            let exec = try await client.createExec(in: container, ExecSpec(cmd: Self.agentCommand, workingDir: "/workspace"))
+        func firstByte(_ container: String, resuming: String? = nil) async throws {
+            let exec = try await client.createExec(in: container, ExecSpec(cmd: Self.agentCommand(resuming: resuming), workingDir: "/workspace"))
             for try await _ in try await client.startExec(exec) { break }
         }
         /// Until the job's first agent event, then to its end (untimed).
@@ -67,7 +78,7 @@ extension KnifyBench {
             try await client.pauseContainer(running)
             start = .now
             try await client.unpauseContainer(running)
-            try await firstByte(running)
+            try await firstByte(running, resuming: session)
             recorder.record("raw unpause+exec first byte", since: start)
 
             start = .now

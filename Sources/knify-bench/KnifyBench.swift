@@ -6,13 +6,24 @@ import SandboxPolicy
 import Sandboxes
 import Storage
 
-/// `make bench`: Knify's sandbox operations next to the raw Engine API calls they are built on, measured in the same
-/// run on the same socket, reported as medians and ratios.
+/// `make bench`'s measuring tool: the sandbox and job benchmarks (the default command) and the SSE clients that
+/// bench/http_bench.py starts.
 @main
-struct KnifyBench: AsyncParsableCommand {
+struct KnifyBenchTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "knify-bench",
-        abstract: "Measure Knify's sandbox operations against the raw Docker Engine API in one run."
+        abstract: "Measure Knify against the raw Docker Engine API in one run.",
+        subcommands: [KnifyBench.self, SSEFanOut.self],
+        defaultSubcommand: KnifyBench.self
+    )
+}
+
+/// Knify's sandbox operations next to the raw Engine API calls they are built on, measured in the same run on the
+/// same socket, reported as medians and ratios.
+struct KnifyBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandboxes",
+        abstract: "Measure Knify's sandbox and job operations against the raw Docker Engine API in one run."
     )
 
     @Option(help: "Repetitions per measurement (the median is reported).") var iterations = 15

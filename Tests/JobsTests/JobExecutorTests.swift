@@ -97,6 +97,60 @@ struct JobExecutorTests {
         }
     }
 
+    @Test("a follower more than its backlog behind is ended early, without done, and resumes from the store")
+    func laggingFollower() async throws {
+        try await JobHarness().run { harness in
+            let submitted = try await harness.executor.submit(JobSpec(jobType: "cursor_task", prompt: "Write a fibonacci script"), tenant: "ws_a")
+            // Subscribed now, read only once the job is over: its backlog of 2 kept the newest two items.
+            let lagging = try await harness.executor.follow(submitted.id, after: 0, backlog: 2)
+            let (job, all) = try await harness.finish(submitted.id)
+            #expect(job.status == .completed, "error: \(job.error ?? "")")
+            #expect(all.count > 2)
+
+            var seen: [Int] = []
+            var ended = false
+            for await item in lagging {
+                switch item {
+                case .event(let row): seen.append(row.sequence)
+                case .done: ended = true
+                case .heartbeat: break
+                }
+            }
+            #expect(!ended, "a feed that lost events must not claim the job's end")
+            #expect(seen == Array(seen.indices.map { $0 + 1 }), "what it gave is contiguous from the start: \(seen)")
+            #expect(seen.count < all.count)
+
+            var rest: [Int] = []
+            for await item in try await harness.executor.follow(submitted.id, after: seen.last ?? 0) {
+                switch item {
+                case .event(let row): rest.append(row.sequence)
+                case .done(let status): ended = status == .completed
+                case .heartbeat: break
+                }
+            }
+            #expect(ended)
+            #expect(seen + rest == Array(1...all.count))
+        }
+    }
+
+    @Test("a follower that asks for a heartbeat gets them while the agent is quiet, and done last; one that stops reading is unsubscribed")
+    func heartbeats() async throws {
+        try await JobHarness().run { harness in
+            let submitted = try await harness.executor.submit(JobSpec(jobType: "gemini_task", prompt: "quiet\n@@sleep 1"), tenant: "ws_a")
+            // A follower that leaves after the first item (an SSE client that disconnects): its subscription ends.
+            for await _ in try await harness.executor.follow(submitted.id, after: 0, heartbeat: .milliseconds(100)) { break }
+            while await harness.executor.hub.subscriberCount > 0 { await Task.yield() }
+
+            var items: [JobEventHub.Item] = []
+            for await item in try await harness.executor.follow(submitted.id, after: 0, heartbeat: .milliseconds(100)) {
+                items.append(item)
+            }
+            #expect(items.contains(.heartbeat), "no heartbeat in a turn that sleeps a second")
+            #expect(items.last == .done(.completed))
+            #expect(await harness.executor.hub.subscriberCount == 0)
+        }
+    }
+
     @Test("graceful shutdown: a running job past the grace ends cancelled with a reason; a queued one stays queued")
     func shutdown() async throws {
         try await JobHarness(concurrency: 1).run { harness in

@@ -25,16 +25,18 @@ struct JobStreamRoutes {
         _ = try await jobs.visibleJob(id, tenant: principal.tenantFilter)
         let resumeText = request.headers[.lastEventId] ?? request.uri.queryParameters["last_event_id"].map(String.init)
         let after = try JobRoutes.integer(resumeText.map { Substring($0) }, name: "Last-Event-ID", default: 0, range: 0...Int.max)
-        let items = try await jobs.follow(id, after: after)
-        // A client that reads slower than the agent writes is not buffered without bound: past `backlog` frames its
+        // A client that reads slower than the agent writes is not buffered without bound: past `backlog` events its
         // stream is closed without `done`, and its EventSource reconnects with Last-Event-ID, which replays the rest
         // from the store.
-        return ServerSentEvents.response(items, keepAlive: keepAlive, backlog: Self.backlog, preamble: "stream of \(id)") { item in
+        let feed = try await jobs.follow(id, after: after, backlog: Self.backlog, heartbeat: keepAlive)
+        let frames = feed.map { item in
             switch item {
             case .event(let row): ServerSentEvents.frame(id: String(row.sequence), data: row.json)
             case .done(let status): ServerSentEvents.frame(data: #"{"type":"done","status":"\#(status.rawValue)"}"#)
+            case .heartbeat: ServerSentEvents.keepAlive
             }
         }
+        return ServerSentEvents.response(frames: frames, preamble: "stream of \(id)")
     }
 
     struct Token: Encodable {

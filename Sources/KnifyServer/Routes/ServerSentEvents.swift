@@ -33,11 +33,16 @@ enum ServerSentEvents {
         return frame + "\n"
     }
 
+    static let keepAlive = ": keep-alive\n\n"
+
+    /// Any source: each element framed by `frame`, with `: keep-alive` comments added every `keepAlive`, through a
+    /// buffer of `backlog` frames (past it the stream is closed; the client resumes). Costs two tasks per client,
+    /// fine for a knap run's few readers; a job's stream, read by many, brings its own (`response(frames:)`).
     static func response<Source: AsyncSequence & Sendable>(
         _ source: Source, keepAlive: Duration, backlog: Int = 10_000, preamble: String? = nil,
         frame: @escaping @Sendable (Source.Element) -> String
     ) -> Response where Source.Element: Sendable {
-        let body = ResponseBody { writer in
+        streaming(preamble: preamble) { writer in
             let (frames, output) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(backlog))
             let pump = Task {
                 do {
@@ -48,20 +53,31 @@ enum ServerSentEvents {
                 output.finish()
             }
             let ticker = Task {
-                while true {
-                    do { try await Task.sleep(for: keepAlive) } catch { return }
-                    output.yield(": keep-alive\n\n")
-                }
+                while (try? await Task.sleep(for: keepAlive)) != nil { output.yield(Self.keepAlive) }
             }
             defer {
                 pump.cancel()
                 ticker.cancel()
             }
+            for await frame in frames { try await writer.write(ByteBuffer(string: frame)) }
+        }
+    }
+
+    /// Frames written as the source yields them, with no task in between: the source brings its own keep-alives
+    /// and bounds its own backlog.
+    static func response<Frames: AsyncSequence & Sendable>(frames: Frames, preamble: String? = nil) -> Response
+        where Frames.Element == String
+    {
+        streaming(preamble: preamble) { writer in
+            for try await frame in frames { try await writer.write(ByteBuffer(string: frame)) }
+        }
+    }
+
+    private static func streaming(preamble: String?, _ write: @escaping @Sendable (inout any ResponseBodyWriter) async throws -> Void) -> Response {
+        let body = ResponseBody { writer in
             // A comment first, so the client sees the headers and knows the stream is open.
             if let preamble { try await writer.write(ByteBuffer(string: ": \(preamble)\n\n")) }
-            for await frame in frames {
-                try await writer.write(ByteBuffer(string: frame))
-            }
+            try await write(&writer)
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [
