@@ -44,10 +44,15 @@ extension KnifyBench {
             (try? JSONSerialization.jsonObject(with: Data(line.utf8))).flatMap { ($0 as? [String: Any])?["session_id"] as? String }
         }).first else { throw ValidationError("the agent's first turn in the raw container reported no session id") }
 
-        /// Until the first byte of the agent's output: when the agent has demonstrably started.
-        func firstByte(_ container: String, resuming: String? = nil) async throws {
+        /// Until the first byte of the agent's output (when the agent has demonstrably started), then to its end
+        /// (untimed), as `firstEvent` does: the next measurement must not share the CPUs with this agent's rest.
+        func firstByte(_ container: String, resuming: String? = nil, start: ContinuousClock.Instant, name: String) async throws {
             let exec = try await client.createExec(in: container, ExecSpec(cmd: Self.agentCommand(resuming: resuming), workingDir: "/workspace"))
-            for try await _ in try await client.startExec(exec) { break }
+            var recorded = false
+            for try await _ in try await client.startExec(exec) where !recorded {
+                recorder.record(name, since: start)
+                recorded = true
+            }
         }
         /// Until the job's first agent event, then to its end (untimed).
         func firstEvent(_ executor: JobExecutor, _ id: String, start: ContinuousClock.Instant, name: String) async throws {
@@ -65,8 +70,7 @@ extension KnifyBench {
             var start = ContinuousClock.now
             let raw = try await client.createContainer(spec.with(volume: "\(node)-jobs-cold")).id
             try await client.startContainer(raw)
-            try await firstByte(raw)
-            recorder.record("raw create+start+exec first byte", since: start)
+            try await firstByte(raw, start: start, name: "raw create+start+exec first byte")
             try await client.removeContainer(raw, force: true, volumes: true)
             try? await client.removeVolume(name: "\(node)-jobs-cold", force: true)
 
@@ -78,8 +82,7 @@ extension KnifyBench {
             try await client.pauseContainer(running)
             start = .now
             try await client.unpauseContainer(running)
-            try await firstByte(running, resuming: session)
-            recorder.record("raw unpause+exec first byte", since: start)
+            try await firstByte(running, resuming: session, start: start, name: "raw unpause+exec first byte")
 
             start = .now
             let next = try await cold.continueJob(job.id, spec: JobSpec(jobType: "cursor_task", prompt: "next turn"), tenant: "bench")
@@ -89,20 +92,33 @@ extension KnifyBench {
             // Warm: the pool holds a started sandbox.
             await warmSandboxes.fillPool()
             start = .now
-            try await firstByte(running)
-            recorder.record("raw exec first byte", since: start)
+            try await firstByte(running, start: start, name: "raw exec first byte")
             start = .now
             let warmJob = try await warm.submit(JobSpec(jobType: "cursor_task", prompt: "bench turn"), tenant: "bench")
             try await firstEvent(warm, warmJob.id, start: start, name: "knify job warm start")
             _ = try await warm.cleanup(warmJob.id, tenant: "bench")
             await warmSandboxes.fillPool()
 
-            // Full lifecycle: submit, run to the end, collect artifacts, clean up.
-            try await recorder.time("knify job lifecycle") {
-                let full = try await cold.submit(JobSpec(jobType: "cursor_task", prompt: "bench turn"), tenant: "bench")
-                for await _ in try await cold.follow(full.id, after: 0) {}
-                _ = try await cold.cleanup(full.id, tenant: "bench")
+            // Full lifecycle: submit, run to the end, collect artifacts, clean up; through the raw API, what the
+            // docker-py script does (create, start, the agent to its end, its file read back, remove).
+            try await recorder.time("raw full cycle") {
+                let raw = try await client.createContainer(spec.with(volume: "\(node)-jobs-cycle")).id
+                try await client.startContainer(raw)
+                let turn = try await client.exec(in: raw, ExecSpec(cmd: Self.agentCommand(), workingDir: "/workspace"))
+                guard turn.exitCode == 0 else { throw ValidationError("the raw agent turn failed: \(turn.stderrText)") }
+                _ = try await client.getArchive(in: raw, path: "/workspace/AGENT_TASK.md")
+                try await client.removeContainer(raw, force: true, volumes: true)
+                try await client.removeVolume(name: "\(node)-jobs-cycle", force: true)
             }
+            for (executor, name) in [(cold, "knify job lifecycle"), (warm, "knify job lifecycle warm")] {
+                try await recorder.time(name) {
+                    let full = try await executor.submit(JobSpec(jobType: "cursor_task", prompt: "bench turn"), tenant: "bench")
+                    for await _ in try await executor.follow(full.id, after: 0) {}
+                    _ = try await executor.cleanup(full.id, tenant: "bench")
+                }
+            }
+            // The refill the warm lifecycle made due runs here, not during the next raw measurement.
+            await warmSandboxes.fillPool()
         }
         await warmSandboxes.drainPool()
         try await client.removeContainer(running, force: true, volumes: true)

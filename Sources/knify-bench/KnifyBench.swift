@@ -69,8 +69,10 @@ struct KnifyBench: AsyncParsableCommand {
                 id = try await client.createContainer(rawSpec(volume)).id
                 try await client.startContainer(id)
             }
-            try await client.removeContainer(id, force: true, volumes: true)
-            try await client.removeVolume(name: volume, force: true)
+            try await time("raw remove") {
+                try await client.removeContainer(id, force: true, volumes: true)
+                try await client.removeVolume(name: volume, force: true)
+            }
 
             var record: SandboxRecord?
             try await time("knify cold acquire") { record = try await cold.acquire(.init()).record }
@@ -87,7 +89,7 @@ struct KnifyBench: AsyncParsableCommand {
                 try await cold.pause(sandbox.id)
                 try await cold.resume(sandbox.id)
             }
-            try await cold.destroy(sandbox.id)
+            try await time("knify destroy") { try await cold.destroy(sandbox.id) }
 
             await warm.fillPool()
             try await time("raw exec (warm pair)") { _ = try await client.exec(in: running, "true") }
@@ -114,10 +116,13 @@ struct KnifyBench: AsyncParsableCommand {
             ("warm acquire + first exec", "knify warm acquire+first exec", "raw exec (warm pair)", 1.1),
             ("exec", "knify exec", "raw exec", nil),
             ("pause + resume", "knify pause+resume", "raw pause+unpause", nil),
+            ("destroy (container + workspace volume)", "knify destroy", "raw remove", nil),
             ("job start, cold (submit → first agent event)", "knify job cold start", "raw create+start+exec first byte", 1.1),
             ("job start, warm pool", "knify job warm start", "raw exec first byte", 1.1),
             ("continue (→ first agent event)", "knify continue start", "raw unpause+exec first byte", 1.15),
-            ("full job lifecycle", "knify job lifecycle", "docker-py lifecycle", 0.9),
+            ("full job lifecycle, cold (vs raw API)", "knify job lifecycle", "raw full cycle", nil),
+            ("full job lifecycle, cold (vs docker-py)", "knify job lifecycle", "docker-py lifecycle", nil),
+            ("full job lifecycle, warm pool (vs docker-py)", "knify job lifecycle warm", "docker-py lifecycle", 0.9),
         ]
         print("Sandbox operations, median of \(iterations) (ms) — policy \(policy), engine \(try await client.version().version)")
         print("operation".padding(toLength: 46, withPad: " ", startingAt: 0) + "knify      baseline   ratio   goal")
