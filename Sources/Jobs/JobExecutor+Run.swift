@@ -167,8 +167,10 @@ extension JobExecutor {
             }
             if case .reused = acquired {} else { baseline = Self.checksums(ofArchive: workspace ?? []) }
         }
-        job.sandboxId = record.id
-        try await storeCall { [job] in try await store.updateJob(job) }
+        if job.sandboxId != record.id {  // a continue's job was recorded with its sandbox already
+            job.sandboxId = record.id
+            try await storeCall { [job] in try await store.updateJob(job) }
+        }
         return (record, baseline)
     }
 
@@ -181,7 +183,7 @@ extension JobExecutor {
         // The agent's session id is taken from its stream (every CLI reports it in its first line) and stored, so the
         // next turn resumes it; no separate `create-chat` round trip is needed.
         let before: [String: String]
-        if let known = baseline ?? workspaceListings[sandbox.id] { before = known } else { before = try await snapshot(sandbox.id) }
+        if let known = baseline ?? workspaceListings[sandbox.id] { before = known } else { before = try await snapshot(sandbox.id).checksums }
         let prompt = validated.spec.prompt ?? ""
         let command = driver.turnCommand(prompt: prompt, model: validated.model, sessionId: job.agentSessionId,
                                          workspace: "/workspace")

@@ -34,7 +34,7 @@ extension JobExecutor {
         tar.addFile("exam/jobs.jsonl", contents: Array(lines.map { $0 + "\n" }.joined().utf8), uid: 1000, gid: 1000)
         try await sandboxCall { try await sandboxes.putArchive(sandbox.id, path: "/workspace", tar: tar.finish()) }
 
-        let before = try await snapshot(sandbox.id)
+        let before = try await snapshot(sandbox.id).checksums
         try await stage(job.id, "agent_started", "knify-report examining \(examined.count) jobs of \(userId)")
         let report = try await sandboxCall {
             try await sandboxes.run(sandbox.id, ExecSpec(cmd: ["knify-report", "--input", "/workspace/exam", "--output", "/workspace"],

@@ -214,20 +214,28 @@ public actor SandboxManager {
         guard record.state == .active else {
             throw SandboxError(.invalidState, "sandbox \(id) is \(record.state.rawValue); resume it first")
         }
-        record.lastUsedAt = Date()
-        try await saveRecord(record)
         let token = SandboxID.token()
         let runtime = try await runtime(of: record)
         var marked = try confined(spec, in: record, runtime: runtime)
         marked.env.append("\(Self.execTokenVariable)=\(token)")
+        let execution: Execution
         do {
             let execId = try await createExec(record.containerName, marked)
-            return Execution(sandboxId: id, execId: execId, token: token,
-                             output: watched(try await client.startExec(execId, tty: spec.tty), in: record.containerName,
-                                             runtime: runtime, onFirstOutput: onFirstOutput))
+            execution = Execution(sandboxId: id, execId: execId, token: token,
+                                  output: watched(try await client.startExec(execId, tty: spec.tty), in: record.containerName,
+                                                  runtime: runtime, onFirstOutput: onFirstOutput))
         } catch {
             throw try await engineFailure(error, record: &record, doing: "exec in")
         }
+        // Recorded once the command runs, not on the way to its first output. The command runs either way, so a
+        // store that refuses this costs only the idle clock's accuracy.
+        record.lastUsedAt = Date()
+        do {
+            try await saveRecord(record)
+        } catch {
+            logger.warning("could not record the sandbox's last use", metadata: ["sandbox": "\(id)", "error": "\(error)"])
+        }
+        return execution
     }
 
     /// Creates an exec in a sandbox this manager knows to be active. Engine 20.10 once refused such an exec as

@@ -89,10 +89,15 @@ extension KnifyBench {
             try await firstEvent(cold, next.id, start: start, name: "knify continue start")
             _ = try await cold.cleanup(job.id, tenant: "bench")
 
-            // Warm: the pool holds a started sandbox.
+            // Warm: the pool holds a started sandbox. The raw side gets the same: a started container the agent has
+            // not run in yet (a first turn creates the agent's state, which later turns find).
             await warmSandboxes.fillPool()
+            let fresh = try await client.createContainer(spec.with(volume: "\(node)-jobs-warm")).id
+            try await client.startContainer(fresh)
             start = .now
-            try await firstByte(running, start: start, name: "raw exec first byte")
+            try await firstByte(fresh, start: start, name: "raw exec first byte")
+            try await client.removeContainer(fresh, force: true, volumes: true)
+            try? await client.removeVolume(name: "\(node)-jobs-warm", force: true)
             start = .now
             let warmJob = try await warm.submit(JobSpec(jobType: "cursor_task", prompt: "bench turn"), tenant: "bench")
             try await firstEvent(warm, warmJob.id, start: start, name: "knify job warm start")

@@ -136,7 +136,9 @@ public struct TarWriter: Sendable {
 
 /// Reads ustar, PAX and GNU long-name archives.
 public enum TarReader {
-    public static func entries(_ bytes: [UInt8]) throws(DockerError) -> [TarEntry] {
+    /// `concatenated`: archives one after another (what `find -exec tar -cf - {} +` prints): zero blocks are
+    /// skipped rather than read as the end.
+    public static func entries(_ bytes: [UInt8], concatenated: Bool = false) throws(DockerError) -> [TarEntry] {
         var entries: [TarEntry] = []
         var offset = 0
         var pax: [String: String] = [:]
@@ -144,7 +146,11 @@ public enum TarReader {
         var gnuLongLink: String?
         while offset + 512 <= bytes.count {
             let header = Array(bytes[offset..<(offset + 512)])
-            if header.allSatisfy({ $0 == 0 }) { break }
+            if header.allSatisfy({ $0 == 0 }) {
+                guard concatenated else { break }
+                offset += 512
+                continue
+            }
             guard verifyChecksum(header) else {
                 throw DockerError(.decoding, "tar header at byte \(offset) has a bad checksum")
             }
