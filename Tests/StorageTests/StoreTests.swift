@@ -225,3 +225,15 @@ struct AccessStoreTests {
         }
     }
 }
+
+@Suite("Random identifiers")
+struct RandomIDTests {
+    @Test("base62: the asked length, only the alphabet, every symbol in use, never the same twice")
+    func base62() {
+        let ids = (0..<1_000).map { _ in RandomID.base62(16) }
+        #expect(ids.allSatisfy { $0.count == 16 && $0.allSatisfy(RandomID.alphabet.contains) })
+        #expect(Set(ids).count == ids.count)
+        #expect(Set(ids.joined()) == Set(RandomID.alphabet), "16,000 characters leave no symbol out unless the mapping does")
+        #expect(RandomID.base62(0).isEmpty && RandomID.base62(37).count == 37)
+    }
+}

@@ -23,10 +23,14 @@ struct RequestMiddleware: RouterMiddleware {
         let requestId = incoming.flatMap { $0.range(of: #"^[A-Za-z0-9._-]{1,64}$"#, options: .regularExpression) != nil ? $0 : nil }
             ?? "req_" + RandomID.base62(16)
         context.requestId = requestId
-        context.logger[metadataKey: "request_id"] = .string(requestId)
+        var metadata: Logger.Metadata = ["request_id": .string(requestId)]
         // `/jobs/<id>/…`: the job id goes on every line this request logs.
-        let parts = request.uri.path.split(separator: "/")
-        if parts.count >= 2, parts[0] == "jobs" { context.logger[metadataKey: "job"] = .string(String(parts[1])) }
+        let path = request.uri.path
+        if path.hasPrefix("/jobs/"), let id = path.dropFirst(6).split(separator: "/", maxSplits: 1).first {
+            metadata["job"] = .string(String(id))
+        }
+        // Set at once: a stream log handler renders its metadata again at every change.
+        context.logger.handler.metadata.merge(metadata) { $1 }
         let started = ContinuousClock.now
         var response: Response
         do {

@@ -8,6 +8,7 @@ import Storage
 /// turns HTTP into calls and records into the reference's shapes.
 struct JobRoutes {
     let jobs: JobExecutor
+    let rendered = RenderedJobs()
 
     func register(on router: some RouterMethods<KnifyRequestContext>) {
         router.post("/jobs", use: create)
@@ -77,11 +78,10 @@ struct JobRoutes {
                                                                   pages: (total + limit - 1) / limit)))
     }
 
-    @Sendable func show(_ request: Request, context: KnifyRequestContext) async throws -> JSONReply<JobView> {
+    @Sendable func show(_ request: Request, context: KnifyRequestContext) async throws -> Response {
         let principal = try context.require(.jobsRead)
         let detail = try await jobs.detail(try Self.jobId(context), tenant: principal.tenantFilter)
-        return JSONReply(JobView(job: detail.job, sandboxState: detail.sandboxState?.apiName,
-                                 events: detail.stages.map(StageView.init), artifactFiles: detail.artifactPaths))
+        return .json(try rendered.body(for: detail))
     }
 
     @Sendable func events(_ request: Request, context: KnifyRequestContext) async throws -> JSONReply<[String: [StageView]]> {
