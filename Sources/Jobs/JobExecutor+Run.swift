@@ -282,9 +282,11 @@ struct BoundedText {
 extension JobExecutor {
     /// Writes a job's final state, retrying while the store refuses (a full disk, a database restarting): a job that
     /// ran must not stay `running` in the store because its last write failed once. Stops only when the server does;
-    /// restart recovery then ends the job.
-    func recordEnd(_ job: JobRecord, detail: String, level: StageEvent.Level) async {
-        var stageWritten = false
+    /// restart recovery then ends the job. `background`: after a first refusal, the retries go on in a task of their
+    /// own and this returns (restart recovery: a full disk must not keep the server from starting).
+    func recordEnd(_ job: JobRecord, detail: String, level: StageEvent.Level, background: Bool = false,
+                   stageWritten alreadyWritten: Bool = false) async {
+        var stageWritten = alreadyWritten
         var delay = Duration.milliseconds(250)
         for attempt in 1... {
             do {
@@ -294,11 +296,21 @@ extension JobExecutor {
                     stageWritten = true
                 }
                 try await storeCall { try await store.updateJob(job) }
-                if attempt > 1 { logger.notice("recorded the end of a job after retrying", metadata: ["job": "\(job.id)", "attempts": "\(attempt)"]) }
+                if attempt > 1 || alreadyWritten {
+                    logger.notice("recorded the end of a job after retrying", metadata: ["job": "\(job.id)", "attempts": "\(attempt)"])
+                }
                 return
             } catch {
                 if attempt == 1 || attempt.isMultiple(of: 20) {
                     logger.error("could not record the end of a job; retrying", metadata: ["job": "\(job.id)", "error": "\(error)", "attempt": "\(attempt)"])
+                }
+                if background {
+                    let written = stageWritten
+                    Task {
+                        guard (try? await Task.sleep(for: delay)) != nil else { return }
+                        await self.recordEnd(job, detail: detail, level: level, stageWritten: written)
+                    }
+                    return
                 }
                 guard (try? await Task.sleep(for: delay)) != nil else { return }
                 delay = min(delay * 2, .seconds(5))

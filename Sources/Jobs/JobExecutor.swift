@@ -291,9 +291,10 @@ public actor JobExecutor {
             job.error = "orchestrator restarted"
             job.errorCode = "INTERNAL_ERROR"
             job.completedAt = Date()
-            try await stage(job.id, "failed", "Job failed: orchestrator restarted", level: .error)
-            try await storeCall { [job] in try await store.updateJob(job) }
+            // Paused first, as a run's end does; then the end is recorded, retried in the background if the store
+            // refuses it now (a full data disk), so the server still starts and answers.
             if let sandboxId = job.sandboxId { _ = try? await sandboxes.pause(sandboxId) }
+            await recordEnd(job, detail: "Job failed: orchestrator restarted", level: .error, background: true)
         }
     }
 

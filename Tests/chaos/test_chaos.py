@@ -282,6 +282,19 @@ def test_full_data_disk_gives_clear_errors_and_no_corrupt_store(make_server, eng
         ended = final_jobs(client, [running], timeout=60)[0]
         assert_final(ended)
         print(f"disk-full: the job running when the disk filled ended {ended['status']}: {ended['error']}")
+        # Killed while the disk is full and a job runs: the server starts again all the same and answers; the job it
+        # finds stranded `running` ends "orchestrator restarted" once there is room.
+        stranded = client.create_job(spec(4, 30))
+        client.wait_stage(stranded, "agent_started", timeout=60)
+        fill(filler)
+        server.kill9()
+        server.start()
+        assert client.get("/").status_code == 200
+        assert client.job(stranded)["status"] == "running"
+        filler.unlink()
+        ended = final_jobs(client, [stranded], timeout=60)[0]
+        assert_final(ended)
+        assert ended["error"] == "orchestrator restarted", ended
         after = client.create_job(spec(3))
         assert client.wait_job(after, timeout=60)["status"] == "completed"
         server.stop()
@@ -292,7 +305,7 @@ def test_full_data_disk_gives_clear_errors_and_no_corrupt_store(make_server, eng
             db.close()
         server.start()
         assert {client.job(i)["status"] for i in (before, after)} == {"completed"}
-        clean_up_everything(server, [before, running, after])
+        clean_up_everything(server, [before, running, stranded, after])
     finally:
         server.stop()
         if engine.answers():
