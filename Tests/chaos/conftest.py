@@ -3,6 +3,7 @@ scale the suite runs at — CHAOS_SCALE=bounded inside `make test`, full for `ma
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
@@ -23,8 +24,9 @@ sys.path.insert(0, str(ROOT / "Tests" / "blackbox"))
 
 from knify_server import bin_dir  # noqa: E402
 
-# Short on purpose: containerd's sockets live under the exec-root, and a socket path must fit in 108 bytes.
-RUN_DIR = Path("/run/knify-chaos")
+# Short on purpose: containerd's sockets live under the exec-root, and a socket path must fit in 108 bytes. One per
+# checkout (a digest of its path), so two checkouts on one machine can run the suite at the same time.
+RUN_DIR = Path("/run/knify-chaos-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:8])
 STATE_DIR = Path(os.environ.get("STATE_DIR", ROOT / ".knify")).resolve() / "chaos"
 
 
