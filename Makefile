@@ -144,11 +144,11 @@ bench: image ## Measure Knify against the raw engine, docker-py and its goals in
 	python3 bench/http_bench.py --bin .build/release --out bench/results/http.json $(HTTP_BENCH_FLAGS)
 	python3 bench/report.py --results bench/results
 
-run: image ## Start everything and run the Knify server on 127.0.0.1:8080, printing a fresh dev API key.
+run: image ## Start everything and run the Knify server on 127.0.0.1:8080 (a warm pool of one), printing a fresh dev API key.
 	@key=$$($(BIN)/knify-sandbox api-key create --name make-run --scopes jobs:read,jobs:write,admin --tier pro --replace 2>/dev/null) && \
 	  echo "dev API key (admin, replaces the previous make-run key): $$key" && \
 	  echo "try: curl -s -H \"Authorization: Bearer $$key\" http://127.0.0.1:8080/jobs"
-	$(BIN)/knify serve
+	KNIFY_WARM_POOL=$${KNIFY_WARM_POOL:-1} $(BIN)/knify serve
 
 clean: ## Remove build output and every container, volume and image Knify created.
 	-@if curl -sf --max-time 3 --unix-socket $(DOCKER_SOCK) http://localhost/_ping >/dev/null 2>&1; then \

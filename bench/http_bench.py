@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """HTTP benchmarks of `knify serve` (issue #5), measured next to the raw Docker Engine API in the same run.
 
-  * GET /jobs/{id} and GET / under wrk at 64 connections (req/s, p99), against the engine's own
+  * GET /jobs/{id} and GET / under wrk at 64 connections (req/s, p99; the median of --repeats runs), against the engine's own
     GET /containers/{id}/json and GET /_ping under the same wrk settings. The engine only listens on its Unix socket,
     so it is reached through socat (one extra local hop: it flatters the engine's latency, not ours).
   * SSE fan-out: N clients on one job's /cursor/stream, read by `knify-bench sse-clients`; delivery latency = arrival
@@ -100,7 +100,7 @@ class Server:
         self.log.close()
 
 
-def wrk(url, duration, connections, headers=()):
+def wrk_once(url, duration, connections, headers=()):
     command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
     for header in headers:
         command += ["-H", header]
@@ -112,8 +112,29 @@ def wrk(url, duration, connections, headers=()):
     return {"req_per_s": rate, "p99_ms": float(p99.group(1)) * scale, "non_2xx": int(errors.group(1)) if errors else 0}
 
 
-def fan_out(server, clients):
-    """SSE fan-out, read by `knify-bench sse-clients` (one epoll thread: a Python reader of 1,000 sockets saturated
+def medians(runs, keys):
+    """The median of each figure over repeated runs, with every run kept."""
+    summary = {key: statistics.median(run[key] for run in runs) for key in keys}
+    summary["runs"] = runs
+    return summary
+
+
+def wrk(url, duration, connections, headers=(), repeats=3):
+    runs = [wrk_once(url, duration, connections, headers) for _ in range(repeats)]
+    result = medians(runs, ("req_per_s", "p99_ms"))
+    result["non_2xx"] = sum(run["non_2xx"] for run in runs)
+    return result
+
+
+def fan_out(server, clients, repeats=3):
+    """SSE fan-out, the median of `repeats` jobs (see fan_out_once)."""
+    result = medians([fan_out_once(server, clients) for _ in range(repeats)], ("p50_ms", "p99_ms", "max_ms"))
+    result["clients"] = clients
+    return result
+
+
+def fan_out_once(server, clients):
+    """SSE fan-out, read by `knify-bench sse-clients` (one poll(2) thread: a Python reader of 1,000 sockets saturated
     a core and measured itself). The agent waits 4 s for the clients, then emits an event pair every 100 ms."""
     prompt = "fan-out\n@@sleep 4\n" + "".join("@@run true\n@@sleep 0.1\n" for _ in range(20))
     job_id = server.submit("claude_task", prompt)
@@ -208,6 +229,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", default=".build/release")
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each wrk and fan-out measure (medians reported)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--sse-clients", type=int, default=1000)
     parser.add_argument("--admission-jobs", type=int, default=192)
@@ -233,11 +255,12 @@ def main():
         base = f"http://127.0.0.1:{server.port}"
         engine = f"http://127.0.0.1:{engine_port}"
         time.sleep(0.5)  # let socat bind before wrk connects
-        results["get_job"] = wrk(f"{base}/jobs/{job['id']}", args.duration, args.connections, [auth])
-        results["engine_inspect"] = wrk(f"{engine}/v1.41/containers/{container}/json", args.duration, args.connections)
-        results["get_health"] = wrk(f"{base}/", args.duration, args.connections)
-        results["engine_ping"] = wrk(f"{engine}/_ping", args.duration, args.connections)
-        results["sse_fan_out"] = fan_out(server, args.sse_clients)
+        results["get_job"] = wrk(f"{base}/jobs/{job['id']}", args.duration, args.connections, [auth], args.repeats)
+        results["engine_inspect"] = wrk(f"{engine}/v1.41/containers/{container}/json", args.duration, args.connections,
+                                        repeats=args.repeats)
+        results["get_health"] = wrk(f"{base}/", args.duration, args.connections, repeats=args.repeats)
+        results["engine_ping"] = wrk(f"{engine}/_ping", args.duration, args.connections, repeats=args.repeats)
+        results["sse_fan_out"] = fan_out(server, args.sse_clients, args.repeats)
         results["admission"] = admission(server, args.admission_jobs, 16)
         if args.rss_sandboxes:
             results["rss"] = rss_at_sandboxes(server, args.rss_sandboxes)

@@ -88,7 +88,9 @@ def main():
     latest, http = load("latest.json") or {}, load("http.json")
     table = rows(latest, http)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    print(f"make bench, {when}, {machine()}; medians of {latest.get('iterations', '?')} runs")
+    repeats = len(http["get_job"].get("runs", [None])) if http else 0
+    print(f"make bench, {when}, {machine()}; medians of {latest.get('iterations', '?')} runs"
+          + (f" (HTTP rows: of {repeats} wrk runs and {repeats} fan-outs)" if http else ""))
     print("| measure | Knify | baseline (same run) | ratio | goal |")
     print("|---|---|---|---|---|")
     for row in table:
