@@ -136,7 +136,7 @@ public struct TarWriter: Sendable {
 
 /// Reads ustar, PAX and GNU long-name archives.
 public enum TarReader {
-    /// `concatenated`: archives one after another (what `find -exec tar -cf - {} +` prints): zero blocks are
+    /// `concatenated`: archives one after another (what several tar runs print into one stream): zero blocks are
     /// skipped rather than read as the end.
     public static func entries(_ bytes: [UInt8], concatenated: Bool = false) throws(DockerError) -> [TarEntry] {
         var entries: [TarEntry] = []
