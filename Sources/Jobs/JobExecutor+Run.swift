@@ -199,11 +199,19 @@ extension JobExecutor {
         var parser = driver.makeParser(secrets: secrets)
         var lines = LineSplitter()
         var stderr = BoundedText(limit: 64 << 10)
+        // A warm sandbox's replacement is created once the agent's first event is out (or it has ended without one),
+        // not while the agent starts.
+        var poolRefilled = false
+        defer { if !poolRefilled { Task { [sandboxes] in await sandboxes.refillPoolIfDue() } } }
         do {
             for try await chunk in execution.output {
                 switch chunk {
                 case .stdout(let bytes):
-                    try await record(job.id, lines: lines.feed(bytes), parser: &parser)
+                    let recorded = try await record(job.id, lines: lines.feed(bytes), parser: &parser)
+                    if !poolRefilled, recorded > 0 {
+                        poolRefilled = true
+                        await sandboxes.refillPoolIfDue()
+                    }
                 case .stderr(let bytes):
                     stderr.append(bytes)
                 }
@@ -228,9 +236,11 @@ extension JobExecutor {
         return failure.map { .failed($0, code: "AGENT_ERROR") } ?? .completed
     }
 
-    /// Parses complete lines into events, stores them (one transaction) and hands them to followers.
-    private func record(_ id: String, lines: [String], parser: inout AgentStreamParser) async throws(JobError) {
-        guard !lines.isEmpty else { return }
+    /// Parses complete lines into events, stores them (one transaction) and hands them to followers; answers how
+    /// many there were.
+    @discardableResult
+    private func record(_ id: String, lines: [String], parser: inout AgentStreamParser) async throws(JobError) -> Int {
+        guard !lines.isEmpty else { return 0 }
         let now = Date()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -245,6 +255,7 @@ extension JobExecutor {
         let stored = try await storeCall { [rows] in try await store.appendAgentEvents(jobId: id, rows) }
         await hub.publish(jobId: id, stored)
         await announce(id)
+        return stored.count
     }
 
     private func startTimer(_ id: String, _ execution: SandboxManager.Execution) -> Task<Void, Never> {

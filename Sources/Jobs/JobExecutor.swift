@@ -137,21 +137,36 @@ public actor JobExecutor {
             throw JobError(.invalidSpec, "user_exam jobs have no conversation to continue")
         }
         _ = try validate(spec)
-        guard let sandboxId = parent.sandboxId,
-              let sandbox = try await sandboxCall({ try await sandboxes.sandbox(sandboxId) }), sandbox.isLive else {
-            throw JobError(.conflict, "the sandbox of job \(parentId) has been cleaned up; start a new job instead")
+        let cleanedUp = JobError(.conflict, "the sandbox of job \(parentId) has been cleaned up; start a new job instead")
+        guard let sandboxId = parent.sandboxId else { throw cleanedUp }
+        // The sandbox and the jobs that could be using it, read side by side.
+        async let unfinished = store.unfinishedJobs()
+        guard let sandbox = try await sandboxCall({ try await sandboxes.sandbox(sandboxId) }), sandbox.isLive else { throw cleanedUp }
+        let busy: Bool
+        do {
+            busy = try await unfinished.contains { $0.sandboxId == sandboxId }
+        } catch {
+            throw JobError(store: error)
         }
-        if try await storeCall({ try await store.unfinishedJobs() }).contains(where: { $0.sandboxId == sandboxId }) {
-            throw JobError(.conflict, "sandbox \(sandboxId) is busy with another turn")
-        }
+        if busy { throw JobError(.conflict, "sandbox \(sandboxId) is busy with another turn") }
+        // Thawing starts now, beside the writes below; the run's own resume joins it. The unpause is the engine's
+        // longest step of a continue, and nothing it needs comes from those writes.
+        let thawing = !configuration.clustered || sandbox.node == configuration.node
+        if thawing { Task { [sandboxes] in _ = try? await sandboxes.resume(sandboxId) } }
         var child = JobRecord(id: JobID.make(), tenant: parent.tenant, jobType: spec.jobType, specJSON: try encode(spec),
                               userId: spec.subjectUserId ?? parent.userId, parentJobId: parent.id)
         // Pinned: only the node whose engine holds the sandbox can run the turn.
         child.node = configuration.clustered ? sandbox.node : configuration.node
         child.sandboxId = sandboxId
         child.agentSessionId = parent.agentSessionId
-        try await storeCall { try await store.insertJob(child) }
-        try await stage(child.id, "queued", "Continuing job \(parent.id)")
+        do {
+            try await storeCall { try await store.insertJob(child) }
+            try await stage(child.id, "queued", "Continuing job \(parent.id)")
+        } catch {
+            // No turn follows: the sandbox goes back to sleep (a pause waits for the thaw under way).
+            if thawing { Task { [sandboxes] in _ = try? await sandboxes.pause(sandboxId) } }
+            throw error
+        }
         await dispatch(child)
         return try await current(child.id)
     }
@@ -167,6 +182,8 @@ public actor JobExecutor {
             job.status = .cancelled
             job.completedAt = Date()
             job.error = "cancelled before it started"
+            // A continue thawed its sandbox when it was submitted: frozen again, as after any turn.
+            if let sandboxId = job.sandboxId { _ = try? await sandboxes.pause(sandboxId) }
             try await stage(id, "cancelled", "Job cancelled before it started", level: .warning)
             try await storeCall { [job] in try await store.updateJob(job) }
             await hub.finish(jobId: id, status: .cancelled)

@@ -50,8 +50,8 @@ extension SandboxManager {
 
     func takeFromPool(_ policy: String, for request: AcquireRequest) async throws(SandboxError) -> SandboxRecord? {
         guard configuration.warmPool[policy, default: 0] > 0 else { return nil }
-        // Refill once the first command in the sandbox handed out has printed (`exec`), so the refill's create does
-        // not compete with its start for the engine (or at the next acquire, whichever comes first).
+        // Refilled when the taker says its command runs (`refillPoolIfDue`), so the refill's create does not compete
+        // with its start, or at the next acquire, whichever comes first.
         refillPoolIfDue()
         refillDue = true
         while let id = pool[policy]?.first {
@@ -78,7 +78,9 @@ extension SandboxManager {
         return nil
     }
 
-    func refillPoolIfDue() {
+    /// Starts the refill that handing out a warm sandbox made due. The job layer calls it once its agent has
+    /// visibly started (its first event recorded); commands run with `run` call it when they end.
+    public func refillPoolIfDue() {
         guard refillDue else { return }
         refillDue = false
         refillPoolInBackground()

@@ -93,9 +93,8 @@ public actor SandboxManager {
     /// the killer too, and its exec would never answer.
     var terminations: [String: Int] = [:]
     var terminationWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
-    /// A destroy in flight per sandbox: a second destroy (two jobs of one sandbox cleaned up at once) waits for it
-    /// instead of racing the engine's removal.
-    var destroys: [String: Task<SandboxRecord, any Error>] = [:]
+    /// Resumes and destroys in flight, by "resume/<id>" and "destroy/<id>" (see `coalesced`).
+    var inFlight: [String: Task<SandboxRecord, any Error>] = [:]
     /// The engine's runtimes (`GET /info`) and when they were read: asked again after a minute, so an engine
     /// restarted with gVisor registered is noticed without restarting Knify.
     var offeredRuntimes: (names: Set<String>, readAt: ContinuousClock.Instant)?
@@ -199,17 +198,14 @@ public actor SandboxManager {
         public typealias Output = AsyncThrowingStream<OutputChunk, any Error>
     }
 
-    /// Starts a command in an active sandbox and streams its output. A pool refill this sandbox's acquire made due
-    /// starts once the command has printed (or ended): the refill's create would otherwise compete with the
-    /// command's own start for the engine and the CPUs (measured: +20 ms to a warm job's first agent event).
+    /// Starts a command in an active sandbox and streams its output. A pool refill that handing this sandbox out
+    /// made due waits for `refillPoolIfDue()`: the refill's create would compete with the command's start for the
+    /// engine and the CPUs (measured: +20 ms to a warm job's first agent event).
     public func exec(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> Execution {
-        try await startExecution(id, spec) { [weak self] in
-            Task { await self?.refillPoolIfDue() }
-        }
+        try await startExecution(id, spec)
     }
 
-    private func startExecution(_ id: String, _ spec: ExecSpec,
-                                onFirstOutput: (@Sendable () -> Void)? = nil) async throws(SandboxError) -> Execution {
+    private func startExecution(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> Execution {
         var record = try await liveRecord(id)
         guard record.state == .active else {
             throw SandboxError(.invalidState, "sandbox \(id) is \(record.state.rawValue); resume it first")
@@ -223,7 +219,7 @@ public actor SandboxManager {
             let execId = try await createExec(record.containerName, marked)
             execution = Execution(sandboxId: id, execId: execId, token: token,
                                   output: watched(try await client.startExec(execId, tty: spec.tty), in: record.containerName,
-                                                  runtime: runtime, onFirstOutput: onFirstOutput))
+                                                  runtime: runtime))
         } catch {
             throw try await engineFailure(error, record: &record, doing: "exec in")
         }
@@ -372,6 +368,8 @@ public actor SandboxManager {
         while terminations[id] != nil {
             await withCheckedContinuation { terminationWaiters[id, default: []].append($0) }
         }
+        // A thaw under way finishes first; pausing beside it would find the sandbox still paused and do nothing.
+        if let thawing = inFlight["resume/\(id)"] { _ = try? await thawing.value }
         var record = try await liveRecord(id)
         guard record.state != .paused else { return record }
         do {
@@ -384,9 +382,14 @@ public actor SandboxManager {
         return record
     }
 
-    /// Thaws a paused sandbox. Resuming an active sandbox is a no-op.
+    /// Thaws a paused sandbox. Resuming an active sandbox is a no-op, and a resume that arrives while one is under
+    /// way waits for it (a continue starts thawing its sandbox while it records the new job; its run then joins).
     @discardableResult
     public func resume(_ id: String) async throws(SandboxError) -> SandboxRecord {
+        try await coalesced("resume/\(id)", doing: "resuming") { try await self.performResume(id) }
+    }
+
+    private func performResume(_ id: String) async throws(SandboxError) -> SandboxRecord {
         var record = try await liveRecord(id)
         guard record.state == .paused else { return record }
         do {
@@ -404,15 +407,23 @@ public actor SandboxManager {
     /// second call answers the cleaned record.
     @discardableResult
     public func destroy(_ id: String, reason: String = "cleanup") async throws(SandboxError) -> SandboxRecord {
-        let work = destroys[id] ?? Task { try await self.performDestroy(id, reason: reason) }
-        destroys[id] = work
-        defer { destroys[id] = nil; sandboxRuntimes[id] = nil }
+        defer { sandboxRuntimes[id] = nil }
+        return try await coalesced("destroy/\(id)", doing: "destroying") { try await self.performDestroy(id, reason: reason) }
+    }
+
+    /// Runs `work` unless the same operation on the same sandbox is in flight, in which case this waits for that one
+    /// instead of racing the engine with a second (two cleanups of one sandbox at once, a continue's early thaw).
+    private func coalesced(_ key: String, doing action: String,
+                           _ work: @escaping @Sendable () async throws -> SandboxRecord) async throws(SandboxError) -> SandboxRecord {
+        let task = inFlight[key] ?? Task { try await work() }
+        inFlight[key] = task
+        defer { inFlight[key] = nil }
         do {
-            return try await work.value
+            return try await task.value
         } catch let error as SandboxError {
             throw error
         } catch {
-            throw SandboxError(.engine, "destroying sandbox \(id) failed", cause: error)
+            throw SandboxError(.engine, "\(action) sandbox \(key.split(separator: "/").last ?? "") failed", cause: error)
         }
     }
 
@@ -548,21 +559,12 @@ extension SandboxManager {
     /// An exec's output that also ends, with an error, when the sandbox itself ends: gVisor's shim can leave an
     /// exec's stream open after gVisor's kernel died (the OOM killer at the memory limit, a fork bomb at the pids
     /// limit), and a turn must not wait on it until its timeout. runc closes the stream itself.
-    nonisolated func watched(_ output: DockerEngine.OutputStream, in container: String, runtime: String,
-                             onFirstOutput: (@Sendable () -> Void)? = nil) -> Execution.Output {
+    nonisolated func watched(_ output: DockerEngine.OutputStream, in container: String, runtime: String) -> Execution.Output {
         let client = client
         return Execution.Output { continuation in
             let reader = Task {
-                var quiet = true
-                defer { if quiet { onFirstOutput?() } }
                 do {
-                    for try await chunk in output {
-                        continuation.yield(chunk)
-                        if quiet {
-                            quiet = false
-                            onFirstOutput?()
-                        }
-                    }
+                    for try await chunk in output { continuation.yield(chunk) }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)

@@ -64,6 +64,25 @@ struct JobExecutorTests {
         }
     }
 
+    @Test("a continue thaws its sandbox as it is submitted; cancelled while queued, the sandbox is frozen again")
+    func cancelQueuedContinue() async throws {
+        try await JobHarness(concurrency: 1).run { harness in
+            let first = try await harness.finish(try await harness.executor.submit(JobSpec(jobType: "cursor_task", prompt: "one"), tenant: "ws_a").id).job
+            let sandboxId = try #require(first.sandboxId)
+            let container = "knify-\(sandboxId)"
+            // The one slot is taken, so the continue waits in the queue.
+            let busy = try await harness.executor.submit(JobSpec(jobType: "cursor_task", prompt: "busy\n@@sleep 300"), tenant: "ws_a")
+            for await item in try await harness.executor.follow(busy.id, after: 0) { if case .event = item { break } }
+            let queued = try await harness.executor.continueJob(first.id, spec: JobSpec(jobType: "cursor_task", prompt: "two"), tenant: "ws_a")
+            #expect(queued.status == .pending)
+            let cancelled = try await harness.executor.cancel(queued.id, tenant: "ws_a")
+            #expect(cancelled.status == .cancelled)
+            #expect(try await harness.sandboxes.sandbox(sandboxId)?.state == .paused)
+            #expect(try await TestEngine.settledPaused(container, expected: true))
+            _ = try await harness.executor.cancel(busy.id, tenant: "ws_a")
+        }
+    }
+
     @Test("cleanup destroys the sandbox; a second cleanup says so; continue is then refused")
     func cleanup() async throws {
         try await JobHarness().run { harness in

@@ -220,6 +220,21 @@ struct SandboxManagerTests {
         try await manager.destroy(record.id)
     }
 
+    @Test("two resumes of one paused sandbox at once both succeed, with one thaw; a pause after them freezes it")
+    func concurrentResume() async throws {
+        let (manager, _) = try makeManager()
+        let record = try await manager.acquire(.init()).record
+        defer { Task { try? await manager.destroy(record.id) } }
+        try await manager.pause(record.id)
+        // Two thaws at the engine would fail the second ("not paused"): the second resume joins the first.
+        async let first = manager.resume(record.id)
+        async let second = manager.resume(record.id)
+        #expect(try await first.state == .active)
+        #expect(try await second.state == .active)
+        #expect(try await manager.pause(record.id).state == .paused)
+        #expect(try await TestEngine.settledPaused(record.containerName, expected: true))
+    }
+
     @Test("two destroys of one sandbox at once both succeed")
     func concurrentDestroy() async throws {
         let (manager, _) = try makeManager()
