@@ -34,25 +34,25 @@ extension KnifyBench {
         let labels = [SandboxManager.Label.node: node]
         let spec = ContainerSpec(image: SandboxImage.defaultTag, cmd: ["sleep", "infinity"], user: policy.user, labels: labels,
                                  stopSignal: "SIGKILL", hostConfig: policy.hostConfig(workspaceVolume: "\(node)-jobs-raw", volumeLabels: labels))
-        let running = try await client.createContainer(spec, name: "\(node)-jobs-raw").id
-        try await client.startContainer(running)
-
-        // A conversation in the raw container, so the raw continue resumes a session as Knify's continue does (a
-        // resumed agent reads its previous turn before it prints).
-        let opening = try await client.exec(in: running, ExecSpec(cmd: Self.agentCommand(), workingDir: "/workspace"))
-        guard let session = opening.stdoutText.split(separator: "\n").lazy.compactMap({ line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8))).flatMap { ($0 as? [String: Any])?["session_id"] as? String }
-        }).first else { throw ValidationError("the agent's first turn in the raw container reported no session id") }
-
         /// Until the first byte of the agent's output (when the agent has demonstrably started), then to its end
         /// (untimed), as `firstEvent` does: the next measurement must not share the CPUs with this agent's rest.
-        func firstByte(_ container: String, resuming: String? = nil, start: ContinuousClock.Instant, name: String) async throws {
+        /// Answers the session id the agent reported, for a raw continue to resume.
+        @discardableResult
+        func firstByte(_ container: String, resuming: String? = nil, start: ContinuousClock.Instant, name: String) async throws -> String {
             let exec = try await client.createExec(in: container, ExecSpec(cmd: Self.agentCommand(resuming: resuming), workingDir: "/workspace"))
             var recorded = false
-            for try await _ in try await client.startExec(exec) where !recorded {
-                recorder.record(name, since: start)
-                recorded = true
+            var output: [UInt8] = []
+            for try await chunk in try await client.startExec(exec) {
+                if !recorded {
+                    recorder.record(name, since: start)
+                    recorded = true
+                }
+                if case .stdout(let bytes) = chunk { output += bytes }
             }
+            guard let session = String(decoding: output, as: UTF8.self).split(separator: "\n").lazy.compactMap({ line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8))).flatMap { ($0 as? [String: Any])?["session_id"] as? String }
+            }).first else { throw ValidationError("the raw agent turn reported no session id") }
+            return session
         }
         /// Until the job's first agent event, then to its end (untimed).
         func firstEvent(_ executor: JobExecutor, _ id: String, start: ContinuousClock.Instant, name: String) async throws {
@@ -70,19 +70,20 @@ extension KnifyBench {
             var start = ContinuousClock.now
             let raw = try await client.createContainer(spec.with(volume: "\(node)-jobs-cold")).id
             try await client.startContainer(raw)
-            try await firstByte(raw, start: start, name: "raw create+start+exec first byte")
-            try await client.removeContainer(raw, force: true, volumes: true)
-            try? await client.removeVolume(name: "\(node)-jobs-cold", force: true)
+            let session = try await firstByte(raw, start: start, name: "raw create+start+exec first byte")
+            try await client.pauseContainer(raw)
 
             start = .now
             let job = try await cold.submit(JobSpec(jobType: "cursor_task", prompt: "bench turn"), tenant: "bench")
             try await firstEvent(cold, job.id, start: start, name: "knify job cold start")
 
-            // Continue: the paused sandbox is resumed and the agent started again.
-            try await client.pauseContainer(running)
+            // Continue: the paused sandbox is resumed and the agent started again. The raw side continues its own cold
+            // turn's container and session, as Knify does: one turn behind it, paused since.
             start = .now
-            try await client.unpauseContainer(running)
-            try await firstByte(running, resuming: session, start: start, name: "raw unpause+exec first byte")
+            try await client.unpauseContainer(raw)
+            try await firstByte(raw, resuming: session, start: start, name: "raw unpause+exec first byte")
+            try await client.removeContainer(raw, force: true, volumes: true)
+            try? await client.removeVolume(name: "\(node)-jobs-cold", force: true)
 
             start = .now
             let next = try await cold.continueJob(job.id, spec: JobSpec(jobType: "cursor_task", prompt: "next turn"), tenant: "bench")
@@ -126,8 +127,6 @@ extension KnifyBench {
             await warmSandboxes.fillPool()
         }
         await warmSandboxes.drainPool()
-        try await client.removeContainer(running, force: true, volumes: true)
-        try? await client.removeVolume(name: "\(node)-jobs-raw", force: true)
         try? FileManager.default.removeItem(at: directory)
     }
 }
