@@ -202,10 +202,6 @@ public actor SandboxManager {
     /// made due waits for `refillPoolIfDue()`: the refill's create would compete with the command's start for the
     /// engine and the CPUs (measured: +20 ms to a warm job's first agent event).
     public func exec(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> Execution {
-        try await startExecution(id, spec)
-    }
-
-    private func startExecution(_ id: String, _ spec: ExecSpec) async throws(SandboxError) -> Execution {
         var record = try await liveRecord(id)
         guard record.state == .active else {
             throw SandboxError(.invalidState, "sandbox \(id) is \(record.state.rawValue); resume it first")
@@ -329,7 +325,7 @@ public actor SandboxManager {
 
     /// Runs a command to completion, or until `timeout`, when its processes are killed and `timedOut` is set.
     public func run(_ id: String, _ spec: ExecSpec, timeout: Duration) async throws(SandboxError) -> (result: ExecResult, timedOut: Bool) {
-        let execution = try await startExecution(id, spec)
+        let execution = try await exec(id, spec)
         defer { refillPoolIfDue() }
         let timer = Task { () throws -> Bool in
             try await Task.sleep(for: timeout)
@@ -386,7 +382,7 @@ public actor SandboxManager {
     /// way waits for it (a continue starts thawing its sandbox while it records the new job; its run then joins).
     @discardableResult
     public func resume(_ id: String) async throws(SandboxError) -> SandboxRecord {
-        try await coalesced("resume/\(id)", doing: "resuming") { try await self.performResume(id) }
+        try await coalesced("resume", id) { try await self.performResume(id) }
     }
 
     private func performResume(_ id: String) async throws(SandboxError) -> SandboxRecord {
@@ -408,13 +404,14 @@ public actor SandboxManager {
     @discardableResult
     public func destroy(_ id: String, reason: String = "cleanup") async throws(SandboxError) -> SandboxRecord {
         defer { sandboxRuntimes[id] = nil }
-        return try await coalesced("destroy/\(id)", doing: "destroying") { try await self.performDestroy(id, reason: reason) }
+        return try await coalesced("destroy", id) { try await self.performDestroy(id, reason: reason) }
     }
 
     /// Runs `work` unless the same operation on the same sandbox is in flight, in which case this waits for that one
     /// instead of racing the engine with a second (two cleanups of one sandbox at once, a continue's early thaw).
-    private func coalesced(_ key: String, doing action: String,
+    private func coalesced(_ operation: String, _ id: String,
                            _ work: @escaping @Sendable () async throws -> SandboxRecord) async throws(SandboxError) -> SandboxRecord {
+        let key = "\(operation)/\(id)"
         let task = inFlight[key] ?? Task { try await work() }
         inFlight[key] = task
         defer { inFlight[key] = nil }
@@ -423,7 +420,7 @@ public actor SandboxManager {
         } catch let error as SandboxError {
             throw error
         } catch {
-            throw SandboxError(.engine, "\(action) sandbox \(key.split(separator: "/").last ?? "") failed", cause: error)
+            throw SandboxError(.engine, "\(operation) of sandbox \(id) failed", cause: error)
         }
     }
 
